@@ -1,0 +1,1 @@
+"""The JCAT network, one module per block of the paper."""

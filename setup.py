@@ -1,0 +1,40 @@
+"""pip installation of the JCAT core library and the jcat_ros Python modules, without ROS.
+
+`pip install .` gives jcat_core (network, tracker, training, evaluation) and the command-line tools; the
+ROS node additionally needs ROS 2 and the package's interfaces, built with colcon (see README.md).
+"""
+
+from setuptools import find_packages, setup
+
+EXTRAS = {
+    # ONNX export of the network and its check against PyTorch.
+    "export": ["onnx>=1.16", "onnxruntime>=1.18", "onnxscript>=0.2"],
+    # Benchmark evaluation and plots.
+    "eval": ["matplotlib>=3.8", "tqdm>=4.66"],
+    # Training.
+    "train": ["pyyaml>=6", "tqdm>=4.66", "tensorboard>=2.16"],
+    # Rosbag tools (read/write rosbag2 without ROS).
+    "ros": ["rosbags>=0.10"],
+    # Tests and linting.
+    "dev": ["pytest>=8", "ruff>=0.6"],
+}
+EXTRAS["all"] = sorted({req for reqs in EXTRAS.values() for req in reqs})
+
+setup(
+    name="jcat_ros",
+    version="0.1.0",
+    description="JCAT visual object tracker (correlation + attention feature fusion) for PyTorch and ROS 2",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.10",
+    packages=find_packages(include=["jcat_core", "jcat_core.*", "jcat_ros", "jcat_ros.*"]),
+    install_requires=[
+        "numpy>=1.24",
+        "opencv-contrib-python-headless>=4.8",
+        "safetensors>=0.4",
+        "torch>=2.4",
+    ],
+    extras_require=EXTRAS,
+    entry_points={"console_scripts": []},
+)
