@@ -4,6 +4,8 @@
 ROS node additionally needs ROS 2 and the package's interfaces, built with colcon (see README.md).
 """
 
+from pathlib import Path
+
 from setuptools import find_packages, setup
 
 EXTRAS = {
@@ -24,7 +26,7 @@ setup(
     name="jcat_ros",
     version="0.1.0",
     description="JCAT visual object tracker (correlation + attention feature fusion) for PyTorch and ROS 2",
-    long_description=open("README.md", encoding="utf-8").read(),
+    long_description=Path(__file__).with_name("README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
     license="Apache-2.0",
     python_requires=">=3.10",

@@ -95,7 +95,11 @@ if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import sys' >/dev/nul
   "$PY" -m venv "${venv_args[@]}" "$VENV"
 fi
 VPY=$VENV/bin/python
-pip_install() { "$VPY" -m pip install --disable-pip-version-check "$@"; }
+pip_install() {
+  "$VPY" -m pip install --disable-pip-version-check "$@" \
+    || die "pip could not install what is needed while $step. Check the network connection to PyPI (or the \
+index set by PIP_INDEX_URL / pip.conf, and proxy settings), then run scripts/setup.sh again."
+}
 
 VENDOR=${JCAT_ROS_VENDOR:-}
 if [ -z "$VENDOR" ]; then
