@@ -38,5 +38,5 @@ setup(
         "torch>=2.4",
     ],
     extras_require=EXTRAS,
-    entry_points={"console_scripts": []},
+    entry_points={"console_scripts": ["jcat-export = jcat_core.cli.export:main"]},
 )

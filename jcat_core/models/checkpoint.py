@@ -1,0 +1,273 @@
+"""Loading and saving JCAT weights without executing pickled code.
+
+* ``load_pytracking_checkpoint``: the authors' ltr checkpoint ``JcatNet.pth.tar``, read by torch's
+  weights-only unpickler; the authors' few pickled classes become inert attribute holders.
+* ``save_weights`` / ``load_weights``: our format, a safetensors file with the config in its metadata.
+* ``load_torchvision_backbone``: a torchvision ResNet state_dict into the backbone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, safe_open, save_file
+from torch import nn
+
+from jcat_core.models.jcat_net import JcatConfig, JcatNet
+
+WEIGHTS_FILENAME = "JcatNet.pth.tar"
+WEIGHTS_DIR_ENV = "JCAT_WEIGHTS_DIR"
+FORMAT_NAME = "jcat-weights"
+FORMAT_VERSION = 1
+_LIST_LIMIT = 10
+# The authors' constructor function -> our backbone name.
+_CONSTRUCTORS = {"Jcat_resnet50": "resnet50", "Jcat_resnet18": "resnet18"}
+
+
+class CheckpointError(ValueError):
+    """A weight file that is missing, unreadable, unsafe or built for another architecture."""
+
+
+class InertObject:
+    """Attribute holder standing in for one of the authors' pickled classes; it has no behaviour."""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({vars(self)!r})"
+
+
+class NetConstructor(InertObject):
+    """ltr.admin.model_constructor.NetConstructor: fun_name, fun_module, args, kwds."""
+
+
+class Settings(InertObject):
+    """ltr.admin.settings.Settings: the training settings."""
+
+
+class EnvironmentSettings(InertObject):
+    """ltr.admin.local.EnvironmentSettings: the authors' workspace paths (part of Settings)."""
+
+
+class AverageMeter(InertObject):
+    """ltr.admin.stats.AverageMeter: a training statistic."""
+
+
+class StatValue(InertObject):
+    """ltr.admin.stats.StatValue: a training statistic."""
+
+
+# Exactly these global names may appear in an ltr checkpoint besides torch's own tensor machinery.
+_AUTHORS_CLASSES: list[tuple[type, str]] = [
+    (NetConstructor, "ltr.admin.model_constructor.NetConstructor"),
+    (Settings, "ltr.admin.settings.Settings"),
+    (EnvironmentSettings, "ltr.admin.local.EnvironmentSettings"),
+    (AverageMeter, "ltr.admin.stats.AverageMeter"),
+    (StatValue, "ltr.admin.stats.StatValue"),
+]
+
+
+@dataclass
+class CheckpointReport:
+    """What was found in an ltr checkpoint and how it was interpreted."""
+
+    path: str
+    config: JcatConfig
+    epoch: int | None = None
+    net_type: str | None = None
+    actor_type: str | None = None
+    constructor: str | None = None  # "module.function" that built the net
+    constructor_kwargs: dict[str, Any] = field(default_factory=dict)
+    num_tensors: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+def default_weights_path() -> Path:
+    """Where the published weights are expected: $JCAT_WEIGHTS_DIR/JcatNet.pth.tar or ~/.cache/jcat/."""
+    return Path(os.environ.get(WEIGHTS_DIR_ENV) or Path.home() / ".cache" / "jcat") / WEIGHTS_FILENAME
+
+
+def _missing_file_message(path: Path) -> str:
+    message = f"weight file not found: {path}"
+    if path.name == WEIGHTS_FILENAME:
+        message += (
+            f". Download the published {WEIGHTS_FILENAME} from the release linked in the JCAT authors' GitHub "
+            f"repository (Yang & Gu, 'Joint Correlation and Attention Based Feature Fusion Network for Accurate "
+            f"Visual Tracking', IEEE TIP 2023) and put it at {default_weights_path()} (the directory can be set "
+            f"with ${WEIGHTS_DIR_ENV})"
+        )
+    return message
+
+
+def _require_file(path: str | os.PathLike[str]) -> Path:
+    resolved = Path(path).expanduser()
+    if not resolved.is_file():
+        raise CheckpointError(_missing_file_message(resolved))
+    if resolved.stat().st_size == 0:
+        raise CheckpointError(f"{resolved} is empty (an interrupted download?)")
+    return resolved
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0][:200]}" if text else type(exc).__name__
+
+
+def read_torch_file(path: str | os.PathLike[str], map_location: str | torch.device = "cpu") -> Any:
+    """torch.load with weights_only=True, the authors' classes allowed as inert holders; clear errors."""
+    resolved = _require_file(path)
+    with resolved.open("rb") as f:
+        magic = f.read(4)
+    # torch.save writes a zip archive (torch >= 1.6) or, in the legacy format, a pickle (protocol >= 2).
+    if magic != b"PK\x03\x04" and magic[:1] != b"\x80":
+        raise CheckpointError(f"{resolved} is not a PyTorch checkpoint (neither a torch zip archive nor a pickle)")
+    try:
+        with torch.serialization.safe_globals(_AUTHORS_CLASSES):
+            return torch.load(resolved, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as exc:
+        refused = re.search(r"GLOBAL ([\w.]+)", str(exc))
+        if refused:
+            raise CheckpointError(
+                f"refused to load {resolved}: its pickle needs the global '{refused.group(1)}', which is not one "
+                f"of the allowed checkpoint classes, so it could run code when unpickled. Nothing was executed."
+            ) from None
+        raise CheckpointError(f"{resolved} is corrupt or not a PyTorch checkpoint ({_short(exc)})") from None
+    except Exception as exc:  # torch raises RuntimeError, EOFError, KeyError, ... on damaged files
+        raise CheckpointError(f"{resolved} is truncated or corrupt ({_short(exc)})") from None
+
+
+def _listing(items: list[str]) -> str:
+    shown = ", ".join(items[:_LIST_LIMIT])
+    return shown + (f", ... (+{len(items) - _LIST_LIMIT} more)" if len(items) > _LIST_LIMIT else "")
+
+
+def load_state_dict_strict(module: nn.Module, state: Mapping[str, Any], what: str) -> None:
+    """Copy ``state`` into ``module``: every key used, every parameter/buffer filled, shapes equal."""
+    expected = module.state_dict()
+    not_tensors = sorted(k for k, v in state.items() if not isinstance(v, torch.Tensor))
+    missing = [k for k in expected if k not in state]
+    unexpected = sorted(k for k in state if k not in expected)
+    mismatched = [
+        f"{k} (file {tuple(state[k].shape)} vs model {tuple(v.shape)})"
+        for k, v in expected.items()
+        if isinstance(state.get(k), torch.Tensor) and state[k].shape != v.shape
+    ]
+    problems = [
+        f"{len(items)} {label}: {_listing(items)}"
+        for label, items in (("missing key(s)", missing), ("unexpected key(s)", unexpected),
+                             ("shape mismatch(es)", mismatched), ("non-tensor value(s)", not_tensors))
+        if items
+    ]
+    if problems:
+        raise CheckpointError(f"{what} does not match the architecture: " + "; ".join(problems))
+    module.load_state_dict(dict(state), strict=True)
+
+
+def _config_from_constructor(constructor: Any, report_notes: list[str]) -> tuple[JcatConfig, str | None, dict]:
+    """JcatConfig from the pickled NetConstructor (function name -> backbone, kwargs -> mixer_channels)."""
+    if constructor is None:
+        report_notes.append("no constructor stored; assumed the published configuration")
+        return JcatConfig(), None, {}
+    if not isinstance(constructor, NetConstructor):
+        raise CheckpointError(f"checkpoint 'constructor' is a {type(constructor).__name__}, not a NetConstructor")
+    fun_name = getattr(constructor, "fun_name", None)
+    fun_module = getattr(constructor, "fun_module", None)
+    kwargs = dict(getattr(constructor, "kwds", None) or {})
+    if fun_name not in _CONSTRUCTORS:
+        raise CheckpointError(
+            f"checkpoint was built by {fun_module}.{fun_name}, not by a JCAT network this loader knows "
+            f"({', '.join(sorted(_CONSTRUCTORS))})"
+        )
+    if getattr(constructor, "args", ()):
+        report_notes.append(f"positional constructor arguments ignored: {constructor.args!r}")
+    config_kwargs: dict[str, Any] = {"backbone": _CONSTRUCTORS[fun_name]}
+    if "mixer_channels" in kwargs:
+        config_kwargs["mixer_channels"] = int(kwargs["mixer_channels"])
+    ignored = sorted(set(kwargs) - {"mixer_channels"})
+    if ignored:
+        report_notes.append(f"constructor kwargs not used to pick the config (shapes are checked instead): {ignored}")
+    try:
+        config = JcatConfig(**config_kwargs)
+    except ValueError as exc:
+        raise CheckpointError(f"unsupported constructor arguments {kwargs!r}: {exc}") from None
+    return config, f"{fun_module}.{fun_name}", kwargs
+
+
+def load_pytracking_checkpoint(path: str | os.PathLike[str] | None = None,
+                               map_location: str | torch.device = "cpu") -> tuple[JcatNet, CheckpointReport]:
+    """The authors' ltr checkpoint (default: ``default_weights_path()``) as a JcatNet in eval mode.
+
+    Parameter names are identical by construction, so the key map is the identity; loading is strict.
+    """
+    resolved = Path(path).expanduser() if path is not None else default_weights_path()
+    data = read_torch_file(resolved, map_location)
+    if not isinstance(data, Mapping) or not isinstance(data.get("net"), Mapping):
+        found = sorted(map(str, data)) if isinstance(data, Mapping) else type(data).__name__
+        raise CheckpointError(
+            f"{resolved} is not a pytracking/ltr checkpoint: expected a dict with a 'net' state_dict, found {found}"
+        )
+    notes: list[str] = []
+    config, constructor, kwargs = _config_from_constructor(data.get("constructor"), notes)
+    net = JcatNet(config)
+    load_state_dict_strict(net, data["net"], f"checkpoint {resolved} ({constructor or 'JcatNet'})")
+    report = CheckpointReport(
+        path=str(resolved), config=config, epoch=data.get("epoch"), net_type=data.get("net_type"),
+        actor_type=data.get("actor_type"), constructor=constructor, constructor_kwargs=kwargs,
+        num_tensors=len(data["net"]), notes=notes,
+    )
+    return net.eval(), report
+
+
+def save_weights(net: JcatNet, path: str | os.PathLike[str]) -> None:
+    """Our format: safetensors (no pickle) with {format, format_version, config JSON} as metadata."""
+    tensors = {k: v.detach().to("cpu").contiguous() for k, v in net.state_dict().items()}
+    metadata = {"format": FORMAT_NAME, "format_version": str(FORMAT_VERSION),
+                "config": json.dumps(net.config.to_dict(), sort_keys=True)}
+    Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    save_file(tensors, str(Path(path).expanduser()), metadata=metadata)
+
+
+def load_weights(path: str | os.PathLike[str], map_location: str | torch.device = "cpu") -> JcatNet:
+    """A JcatNet (eval mode) from a file written by ``save_weights``."""
+    resolved = _require_file(path)
+    try:
+        with safe_open(str(resolved), framework="pt") as f:
+            metadata = f.metadata() or {}
+        tensors = load_file(str(resolved), device=str(map_location))
+    except (SafetensorError, OSError) as exc:
+        raise CheckpointError(f"{resolved} is not a readable safetensors file ({_short(exc)})") from None
+    if metadata.get("format") != FORMAT_NAME:
+        raise CheckpointError(f"{resolved} is a safetensors file but not JCAT weights (metadata {metadata})")
+    if metadata.get("format_version") != str(FORMAT_VERSION):
+        raise CheckpointError(
+            f"{resolved} has format version {metadata.get('format_version')}; this code reads {FORMAT_VERSION}"
+        )
+    try:
+        config = JcatConfig.from_dict(json.loads(metadata["config"]))
+    except (KeyError, ValueError, TypeError) as exc:
+        raise CheckpointError(f"{resolved} carries no valid config ({_short(exc)})") from None
+    net = JcatNet(config)
+    load_state_dict_strict(net, tensors, f"weights {resolved}")
+    return net.eval()
+
+
+def load_torchvision_backbone(backbone: nn.Module, path: str | os.PathLike[str]) -> None:
+    """A torchvision ResNet state_dict (.pth, e.g. resnet50-*.pth) into ``backbone``, strictly, no code run."""
+    state = read_torch_file(path)
+    if not isinstance(state, Mapping):
+        raise CheckpointError(f"{path} holds a {type(state).__name__}, not a torchvision state_dict")
+    load_state_dict_strict(backbone, state, f"backbone weights {path}")
+
+
+def load_network(path: str | os.PathLike[str] | None = None, map_location: str | torch.device = "cpu") -> JcatNet:
+    """Either format by file name: ``*.safetensors`` is ours, anything else an ltr checkpoint."""
+    if path is not None and Path(path).suffix == ".safetensors":
+        return load_weights(path, map_location)
+    return load_pytracking_checkpoint(path, map_location)[0]
