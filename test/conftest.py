@@ -29,3 +29,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(
                 pytest.mark.skip(reason="needs rclpy: run inside the environment made by scripts/setup.sh")
             )
+
+
+@pytest.fixture
+def one_thread():
+    """One intra-op torch thread for the test: on a shared 2-core machine, two threads competing with the other
+    processes ran the tracker tests many times slower (18x for the JcatNet one)."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)

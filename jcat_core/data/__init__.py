@@ -1,0 +1,1 @@
+"""Data sources that need no downloads: procedural sequences with exact ground truth."""

@@ -1,0 +1,51 @@
+"""The JCAT online tracker: ``build_tracker(...)`` -> ``initialize(image, box=...)`` -> ``track(image)``.
+
+Images are HxWx3 uint8 RGB numpy arrays; boxes (x, y, w, h) in 0-based pixels with (x, y) the top-left corner.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import torch
+
+from jcat_core.models.precision import Precision, autocast_dtype, resolve_device
+from jcat_core.tracker.network import JcatNetwork, TrackerNetwork, load_jcat_network
+from jcat_core.tracker.params import TrackerParams
+from jcat_core.tracker.standin import ColourKeyNetwork
+from jcat_core.tracker.tracker import JcatTracker, TrackerState, TrackOutput
+
+STANDIN = "standin"
+
+__all__ = ["STANDIN", "JcatTracker", "TrackOutput", "TrackerParams", "TrackerState", "build_tracker"]
+
+
+def build_tracker(weights: str | os.PathLike[str] | torch.nn.Module | TrackerNetwork | None = None,
+                  device: str | torch.device = "auto", precision: Precision = "fp32", profile: str = "default",
+                  dcf_weights: str | os.PathLike[str] | None = None, **overrides: Any) -> JcatTracker:
+    """A ready tracker.
+
+    weights: a JcatNet weight file (the authors' ``JcatNet.pth.tar`` or ours, ``*.safetensors``); a JcatNet
+    module; any object following ``TrackerNetwork``; or ``"standin"`` for the colour-key test network (no
+    learning, for tests and demos). None is refused: the tracker never runs on random weights by accident.
+    dcf_weights: torchvision ImageNet ResNet-50 file for the DCF features (the published setup); without it the
+    JcatNet backbone is reused (with a warning). profile: "default" or "vot"; overrides: any TrackerParams field.
+    """
+    params = TrackerParams.profile(profile).with_overrides(**overrides)
+    resolved = resolve_device(device)
+    autocast_dtype(resolved, precision)  # refuses unsupported (device, precision) pairs with a message
+    if weights is None:
+        raise ValueError("build_tracker needs weights: a path to JcatNet.pth.tar (or *.safetensors), a JcatNet, "
+                         "or weights='standin' for the colour-key test network")
+    if isinstance(weights, str) and weights == STANDIN:
+        network: TrackerNetwork = ColourKeyNetwork()
+    elif isinstance(weights, str | os.PathLike | torch.nn.Module):
+        network = load_jcat_network(weights, dcf_weights).to(resolved)
+    elif isinstance(weights, TrackerNetwork):
+        network = weights
+    else:
+        raise ValueError(f"weights must be a path, a JcatNet, a TrackerNetwork or 'standin', got {type(weights)}")
+    if isinstance(network, JcatNetwork) is False and dcf_weights is not None:
+        raise ValueError("dcf_weights only applies to a JcatNet")
+    return JcatTracker(network, params, resolved, precision)

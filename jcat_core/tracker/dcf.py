@@ -1,0 +1,215 @@
+"""The discriminative correlation filter (ATOM-style, JCAT's spatial penalty): learning, memory and localisation.
+
+Model: score = conv(Pᵀx, f) with x the DCF features, P a CxD projection and f a 1xDxkxk filter. Loss:
+Σ_n w_n ‖mlu(conv(Pᵀx_n, f)) − y_n‖² + λ‖W ⊙ f‖² + μ‖P‖², minimised by Gauss-Newton with conjugate gradient
+(P and f on the first frame, f alone afterwards). Score index o of a kxk filter sits at crop pixel
+(o + offset) * stride with offset = (k − 1)/2 − k//2 + 1/2 (0 for the default k = 4); the upsampled score has
+one entry per crop pixel, entry p at crop coordinate p.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from jcat_core.tracker.params import TrackerParams
+
+Tensors = tuple[torch.Tensor, ...]
+
+
+def mlu(x: torch.Tensor, slope: float) -> torch.Tensor:
+    """ATOM's activation: a steep leaky ReLU squashed by an ELU, bounded below by -slope."""
+    return F.elu(F.leaky_relu(x, 1 / slope), slope)
+
+
+def hann2d(size: int, device: torch.device | None = None) -> torch.Tensor:
+    """Separable Hann window over size x size score entries (0 at entry 0, 1 at entry size/2 = the crop centre)."""
+    window = 0.5 - 0.5 * torch.cos(2 * math.pi * torch.arange(size, device=device) / size)
+    return window[:, None] * window[None, :]
+
+
+def gaussian_labels(centres: torch.Tensor, size: tuple[int, int], sigma: float) -> torch.Tensor:
+    """Nx2 (y, x) centres in score cells -> NxHxW Gaussians of standard deviation ``sigma`` cells."""
+    ys = torch.arange(size[0], device=centres.device, dtype=torch.float32)
+    xs = torch.arange(size[1], device=centres.device, dtype=torch.float32)
+    gy = torch.exp(-0.5 * ((ys[None, :] - centres[:, 0:1]) / sigma) ** 2)
+    gx = torch.exp(-0.5 * ((xs[None, :] - centres[:, 1:2]) / sigma) ** 2)
+    return gy[:, :, None] * gx[:, None, :]
+
+
+def fourier_upsample(score: torch.Tensor, factor: float, out_size: int, shift: int = 0) -> torch.Tensor:
+    """Band-limited (periodic) interpolation of an MxM map by ``factor``, rolled by ``shift`` pixels and cut to
+    out_size x out_size: entry p of the result is the score at fractional index (p - shift) / factor."""
+    m = score.shape[-1]
+    n = max(round(m * factor), out_size)
+    spectrum = torch.fft.fftshift(torch.fft.fft2(score), dim=(-2, -1))
+    padded = spectrum.new_zeros((*score.shape[:-2], n, n))
+    start = n // 2 - m // 2
+    padded[..., start:start + m, start:start + m] = spectrum
+    upsampled = torch.fft.ifft2(torch.fft.ifftshift(padded, dim=(-2, -1))).real * (n * n) / (m * m)
+    if shift:
+        upsampled = torch.roll(upsampled, shifts=(shift, shift), dims=(-2, -1))
+    return upsampled[..., :out_size, :out_size]
+
+
+def conjugate_gradient(apply: Callable[[Tensors], Tensors], b: Tensors, iterations: int) -> Tensors:
+    """Solve A x = b from x = 0 for a symmetric positive semi-definite operator A over tuples of tensors."""
+    def dot(a: Tensors, c: Tensors) -> torch.Tensor:
+        return sum((ai * ci).sum() for ai, ci in zip(a, c, strict=True))  # type: ignore[return-value]
+
+    x = tuple(torch.zeros_like(t) for t in b)
+    r, p = b, b
+    rr = dot(r, r)
+    for _ in range(iterations):
+        ap = apply(p)
+        alpha = rr / dot(p, ap).clamp_min(1e-20)
+        x = tuple(xi + alpha * pi for xi, pi in zip(x, p, strict=True))
+        r = tuple(ri - alpha * api for ri, api in zip(r, ap, strict=True))
+        rr_new = dot(r, r)
+        p = tuple(ri + (rr_new / rr.clamp_min(1e-20)) * pi for ri, pi in zip(r, p, strict=True))
+        rr = rr_new
+    return x
+
+
+def gauss_newton_step(residuals: Callable[..., Tensors], primals: Tensors, cg_iterations: int) -> Tensors:
+    """One Gauss-Newton step: solve (JᵀJ) d = −Jᵀr by conjugate gradient, return primals + d."""
+    r0, vjp = torch.func.vjp(residuals, *primals)
+    b = tuple(-g for g in vjp(r0))
+
+    def normal_operator(v: Tensors) -> Tensors:
+        return vjp(torch.func.jvp(residuals, primals, v)[1])
+
+    delta = conjugate_gradient(normal_operator, b, cg_iterations)
+    return tuple(p + d for p, d in zip(primals, delta, strict=True))
+
+
+@dataclass(frozen=True)
+class Localization:
+    """The DCF's verdict on one search crop (crop pixel coordinates)."""
+
+    x: float
+    y: float
+    peak: float
+    second_peak: float
+    confidence: float  # c = max (max − min)² / mean((s − min)²)
+    hard_negative: bool
+
+
+class CorrelationFilter:
+    """Projection, filter, sample memory and the optimisation of the DCF (one target)."""
+
+    def __init__(self, params: TrackerParams, device: torch.device) -> None:
+        self.params = params
+        self.device = device
+        k = params.filter_size
+        penalty = torch.tensor(params.spatial_penalty, dtype=torch.float32, device=device)
+        self.spatial_weight = torch.outer(penalty, penalty).view(1, 1, k, k)
+        self.offset = (k - 1) / 2 - k // 2 + 0.5
+        self.projection = torch.empty(0)
+        self.filter = torch.empty(0)
+        self.samples = torch.empty(0)
+        self.labels = torch.empty(0)
+        self.weights = torch.empty(0)
+        self.count = 0
+        self.samples_added = 0  # online samples learned since initialisation (for tests and diagnostics)
+
+    # -- model --
+    def project(self, features: torch.Tensor) -> torch.Tensor:
+        return torch.einsum("nchw,cd->ndhw", features, self.projection)
+
+    def _response(self, projected: torch.Tensor, filt: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(projected, filt, padding=self.params.filter_size // 2)[:, 0]
+
+    def score_size(self, feature_size: int) -> int:
+        k = self.params.filter_size
+        return feature_size + 2 * (k // 2) - k + 1
+
+    def label_centre(self, crop_x: float, crop_y: float, stride: float) -> tuple[float, float]:
+        """Score-cell (y, x) of a crop pixel position."""
+        return crop_y / stride - self.offset, crop_x / stride - self.offset
+
+    # -- learning --
+    def initialize(self, features: torch.Tensor, centres: torch.Tensor, sigma: float) -> None:
+        """Learn P (PCA start) and f from the first frame's augmented samples (NxCxhxw, centres Nx2 cells)."""
+        p = self.params
+        n, channels = features.shape[:2]
+        flat = features.permute(0, 2, 3, 1).reshape(-1, channels)
+        flat = flat - flat.mean(dim=0, keepdim=True)
+        _, vectors = torch.linalg.eigh(flat.T @ flat / flat.shape[0])
+        dim = min(p.projection_dim, channels)
+        self.projection = vectors.flip(-1)[:, :dim].contiguous()
+        self.filter = torch.zeros(1, dim, p.filter_size, p.filter_size, device=self.device)
+        labels = gaussian_labels(centres, (self.score_size(features.shape[-2]),) * 2, sigma)
+        weights = torch.full((n,), 1.0 / n, device=self.device)
+
+        def residuals(filt: torch.Tensor, proj: torch.Tensor) -> Tensors:
+            projected = torch.einsum("nchw,cd->ndhw", features, proj)
+            data = mlu(self._response(projected, filt), p.mlu_slope) - labels
+            return (data * weights.sqrt().view(-1, 1, 1), math.sqrt(p.filter_regularization) *
+                    self.spatial_weight * filt, math.sqrt(p.projection_regularization) * proj)
+
+        primals: Tensors = (self.filter, self.projection)
+        for _ in range(p.init_gauss_newton_iterations):
+            primals = gauss_newton_step(residuals, primals, p.init_cg_iterations)
+        self.filter, self.projection = primals
+        memory = p.sample_memory_size
+        projected = self.project(features)
+        self.samples = projected.new_zeros((memory, *projected.shape[1:]))
+        self.labels = labels.new_zeros((memory, *labels.shape[1:]))
+        self.weights = weights.new_zeros(memory)
+        self.samples[:n], self.labels[:n], self.weights[:n] = projected, labels, weights
+        self.count = n
+        self.samples_added = 0
+
+    def add_sample(self, projected: torch.Tensor, centre: tuple[float, float], sigma: float, rate: float) -> None:
+        """Store one projected sample (1xDxhxw) with its label; the lowest-weight slot goes when full."""
+        self.weights[:self.count] *= 1 - rate
+        if self.count < self.weights.shape[0]:
+            slot = self.count
+            self.count += 1
+        else:
+            slot = int(torch.argmin(self.weights))
+        self.samples[slot] = projected[0]
+        centres = torch.tensor([centre], dtype=torch.float32, device=self.device)
+        self.labels[slot] = gaussian_labels(centres, self.labels.shape[-2:], sigma)[0]
+        self.weights[slot] = rate
+        self.weights[:self.count] /= self.weights[:self.count].sum()
+        self.samples_added += 1
+
+    def refine(self, cg_iterations: int) -> None:
+        """Re-fit f (P fixed) on the memory: one Gauss-Newton linearisation, ``cg_iterations`` CG steps."""
+        p = self.params
+        samples, labels = self.samples[:self.count], self.labels[:self.count]
+        root_weights = self.weights[:self.count].sqrt().view(-1, 1, 1)
+
+        def residuals(filt: torch.Tensor) -> Tensors:
+            data = mlu(self._response(samples, filt), p.mlu_slope) - labels
+            return (data * root_weights, math.sqrt(p.filter_regularization) * self.spatial_weight * filt)
+
+        (self.filter,) = gauss_newton_step(residuals, (self.filter,), cg_iterations)
+
+    # -- localisation --
+    def localize(self, projected: torch.Tensor, sample_size: int, window: torch.Tensor,
+                 target_size: tuple[float, float]) -> tuple[Localization, torch.Tensor]:
+        """Score a projected search crop: upsample to one value per crop pixel, apply the window, find peak 1,
+        zero the target neighbourhood around it, find peak 2. One host read-back. Returns (result, score)."""
+        raw = self._response(projected, self.filter)[0]
+        stride = sample_size / projected.shape[-1]
+        score = fourier_upsample(raw, stride, sample_size, round(self.offset * stride)) * window
+        peak, index = score.flatten().max(dim=0)
+        low = score.min()
+        confidence = peak * (peak - low) ** 2 / ((score - low) ** 2).mean().clamp_min(1e-12)
+        py, px = index // sample_size, index % sample_size
+        grid = torch.arange(sample_size, device=score.device)
+        half_w = 0.5 * self.params.target_neighborhood_scale * target_size[0]
+        half_h = 0.5 * self.params.target_neighborhood_scale * target_size[1]
+        near = ((grid[:, None] - py).abs() <= half_h) & ((grid[None, :] - px).abs() <= half_w)
+        second = torch.where(near, torch.zeros_like(score), score).max()
+        values = torch.stack([px.float(), py.float(), peak, second, confidence]).tolist()
+        x, y, peak1, peak2, conf = values
+        hard = peak1 > 0 and peak2 > self.params.hard_negative_threshold * peak1
+        return Localization(x, y, peak1, peak2, conf, hard), score

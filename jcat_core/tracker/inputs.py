@@ -1,0 +1,76 @@
+"""Checking what users hand the tracker: images, boxes and masks, with a ValueError that says what is wrong.
+
+Accepted images (numpy arrays): HxWx3 uint8 RGB as is; HxW or HxWx1 grayscale (replicated to RGB); HxWx4 RGBA
+(alpha dropped); uint16 of those layouts (scaled to 0..255 by /257). Refused: other dtypes (float, bool, int32 ...),
+other channel counts, empty images.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from jcat_core.tracker.geometry import Box
+
+
+def as_rgb_uint8(image: object) -> np.ndarray:
+    """The image as a contiguous HxWx3 uint8 RGB array (see the module docstring for what converts)."""
+    if not isinstance(image, np.ndarray):
+        raise ValueError(f"image must be a numpy array (HxWx3 uint8 RGB), got {type(image).__name__}")
+    if image.dtype == np.uint16:
+        image = (image // 257).astype(np.uint8)
+    elif image.dtype != np.uint8:
+        raise ValueError(f"image dtype must be uint8 (or uint16, scaled down), got {image.dtype}")
+    if image.ndim == 2:
+        image = image[:, :, None]
+    if image.ndim != 3 or image.shape[2] not in (1, 3, 4):
+        raise ValueError(f"image must be HxW, HxWx1, HxWx3 (RGB) or HxWx4 (RGBA), got shape {image.shape}")
+    if image.shape[0] == 0 or image.shape[1] == 0:
+        raise ValueError(f"image is empty (shape {image.shape})")
+    if image.shape[2] == 1:
+        image = np.repeat(image, 3, axis=2)
+    elif image.shape[2] == 4:
+        image = image[:, :, :3]
+    return np.ascontiguousarray(image)
+
+
+def checked_box(box: object, image_shape: tuple[int, int]) -> Box:
+    """A finite (x, y, w, h) box with positive size that overlaps the image."""
+    try:
+        values = tuple(float(v) for v in box)  # type: ignore[union-attr]
+    except (TypeError, ValueError):
+        raise ValueError(f"box must be four numbers (x, y, w, h), got {box!r}") from None
+    if len(values) != 4:
+        raise ValueError(f"box must be four numbers (x, y, w, h), got {len(values)}")
+    if not all(math.isfinite(v) for v in values):
+        raise ValueError(f"box has a non-finite value: {values}")
+    x, y, w, h = values
+    if w <= 0 or h <= 0:
+        raise ValueError(f"box width and height must be positive, got w={w}, h={h}")
+    height, width = image_shape
+    if x >= width or y >= height or x + w <= 0 or y + h <= 0:
+        raise ValueError(f"box {values} lies outside the {width}x{height} image")
+    return values  # type: ignore[return-value]
+
+
+def checked_mask(mask: object, image_shape: tuple[int, int], threshold: float) -> np.ndarray:
+    """An HxW mask (bool or numeric, foreground where > threshold) of the image's size, not empty."""
+    if not isinstance(mask, np.ndarray) or mask.ndim != 2:
+        raise ValueError("mask must be a 2-D numpy array of the image's height and width")
+    if mask.shape != image_shape:
+        raise ValueError(f"mask shape {mask.shape} differs from the image's {image_shape}")
+    values = mask.astype(np.float32)
+    if not np.isfinite(values).all():
+        raise ValueError("mask has non-finite values")
+    foreground = values > threshold
+    if not foreground.any():
+        raise ValueError(f"mask has no foreground pixel (> {threshold})")
+    return foreground
+
+
+def mask_box(mask: np.ndarray) -> Box:
+    """Bounding box (x, y, w, h) of a non-empty bool mask."""
+    rows, cols = np.nonzero(mask)
+    return (float(cols.min()), float(rows.min()), float(cols.max() + 1 - cols.min()),
+            float(rows.max() + 1 - rows.min()))

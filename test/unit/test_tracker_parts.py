@@ -1,0 +1,145 @@
+"""The tracker's small parts: parameters, crops and mask geometry, DCF numerics, memory bank, sample filter."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from jcat_core.tracker.dcf import fourier_upsample, gauss_newton_step, mlu
+from jcat_core.tracker.geometry import CropWindow, box_iou, crop, fit_mask, paste_mask
+from jcat_core.tracker.memory_bank import MemoryBank
+from jcat_core.tracker.params import TrackerParams
+from jcat_core.tracker.scale import ScaleEstimator
+from jcat_core.tracker.uncertainty import SampleFilter
+
+
+def test_defaults_are_the_published_ones_and_vot_changes_crop_and_memory() -> None:
+    p = TrackerParams()
+    assert (p.dcf_search_area_scale, p.dcf_sample_size, p.projection_dim, p.filter_size) == (4.5, 288, 64, 4)
+    assert p.spatial_penalty == (1.0, 0.3, 0.3, 1.0) and p.filter_regularization == 0.1
+    assert (p.init_gauss_newton_iterations, p.init_cg_iterations, p.update_cg_iterations) == (6, 10, 5)
+    assert (p.sample_memory_size, p.learning_rate, p.hard_negative_learning_rate) == (250, 0.0075, 0.02)
+    assert (p.uncertainty_threshold, p.sample_filter_ratio, p.segmentation_uncertainty) == (3.0, 0.15, 10.0)
+    assert (p.segm_search_area_scale, p.segm_size, p.bank_capacity, p.bank_search_area_scale) == (4.0, 384, 4, 4.5)
+    vot = TrackerParams.profile("vot")
+    assert (vot.dcf_sample_size, vot.sample_memory_size) == (360, 300)
+    assert set(TrackerParams.describe()) == {f for f in TrackerParams.__dataclass_fields__}
+
+
+@pytest.mark.parametrize(("overrides", "message"), [
+    ({"no_such_thing": 1}, "unknown tracker parameter"),
+    ({"learning_rate": 2.0}, "learning_rate"),
+    ({"sample_memory_size": 10}, "sample_memory_size"),
+    ({"segm_size": 100}, "segm_size of 16"),
+    ({"uncertainty_threshold": float("nan")}, "uncertainty_threshold"),
+    ({"spatial_penalty": (1.0, 0.3)}, "spatial_penalty"),
+    ({"bank_capacity": 2.5}, "integer"),
+])
+def test_bad_overrides_are_rejected_with_a_message(overrides: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        TrackerParams().with_overrides(**overrides)
+    with pytest.raises(ValueError, match="unknown profile"):
+        TrackerParams.profile("fast")
+    assert TrackerParams().with_overrides(bank_capacity=2).bank_capacity == 2
+
+
+def test_crop_of_the_whole_image_at_scale_one_is_the_image_and_padding_follows_the_kind() -> None:
+    rng = np.random.default_rng(0)
+    image = torch.from_numpy(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8))
+    same = crop(image, CropWindow(16.0, 16.0, 32.0, 32))
+    assert torch.allclose(same[0].permute(1, 2, 0), image.float(), atol=1e-3)
+    shifted = crop(image, CropWindow(0.0, 0.0, 32.0, 32))  # top-left quarter outside the image
+    assert torch.allclose(shifted[0, :, :16, :16], image[0, 0].float().view(3, 1, 1).expand(3, 16, 16), atol=1e-3)
+    mask = torch.ones(32, 32, 1)
+    padded = crop(mask, CropWindow(0.0, 0.0, 32.0, 32), pad_with_border=False)
+    assert float(padded[0, 0, :15, :15].max()) == 0.0 and float(padded[0, 0, 17:, 17:].min()) == 1.0
+
+
+def test_crop_window_maps_boxes_both_ways_and_pastes_masks_back() -> None:
+    window = CropWindow.around(100.0, 50.0, 20.0, 10.0, area_scale=4.0, size=128)
+    box = (90.0, 45.0, 20.0, 10.0)
+    assert np.allclose(window.box_to_image(window.box_to_crop(box)), box)
+    x, y, w, h = (round(v) for v in window.box_to_crop(box))
+    crop_mask = np.zeros((128, 128), np.uint8)
+    crop_mask[y:y + h, x:x + w] = 1
+    pasted = paste_mask(crop_mask, window, (120, 200))
+    rows, cols = np.nonzero(pasted)
+    assert box_iou((cols.min(), rows.min(), cols.max() + 1 - cols.min(), rows.max() + 1 - rows.min()), box) > 0.9
+
+
+def test_fit_mask_finds_the_largest_blob_its_rotated_box_and_flags_a_large_second_one() -> None:
+    mask = np.zeros((200, 200), np.uint8)
+    corners = cv2.boxPoints(((80.0, 90.0), (60.0, 30.0), 30.0))
+    cv2.fillPoly(mask, [np.round(corners).astype(np.int32)], 1)
+    fit = fit_mask(mask, min_area=50, second_ratio=0.4, aa_ratio_range=(0.1, 2.5))
+    assert fit is not None and not fit.second_contour_large
+    cx, cy, w, h, _ = fit.rotated_box
+    assert abs(cx - 80.5) < 1.5 and abs(cy - 90.5) < 1.5 and abs(w * h - 61 * 31) < 0.06 * 1900
+    rows, cols = np.nonzero(mask)
+    assert fit.box == (cols.min(), rows.min(), cols.max() + 1 - cols.min(), rows.max() + 1 - rows.min())
+    cv2.circle(mask, (170, 170), 18, 1, -1)
+    assert fit_mask(mask, 50, 0.4, (0.1, 2.5)).second_contour_large  # type: ignore[union-attr]
+    assert fit_mask(np.zeros((50, 50), np.uint8), 50, 0.4, (0.1, 2.5)) is None
+    tiny = np.zeros((50, 50), np.uint8)
+    tiny[10:15, 10:15] = 1
+    assert fit_mask(tiny, 50, 0.4, (0.1, 2.5)) is None
+
+
+def test_fourier_upsampling_keeps_the_samples_and_gauss_newton_solves_least_squares() -> None:
+    score = torch.randn(19, 19)
+    up = fourier_upsample(score, 16, 288)
+    assert torch.allclose(up[::16, ::16], score[:18, :18], atol=1e-4)
+    a, y = torch.randn(40, 6), torch.randn(40)
+    (x,) = gauss_newton_step(lambda v: (a @ v - y,), (torch.zeros(6),), 12)
+    assert torch.allclose(x, torch.linalg.lstsq(a, y[:, None]).solution[:, 0], atol=1e-4)
+    assert float(mlu(torch.tensor(-10.0), 0.05)) == pytest.approx(-0.05, abs=1e-6)
+    assert float(mlu(torch.tensor(2.0), 0.05)) == pytest.approx(2.0)
+
+
+def test_memory_bank_schedule_and_eviction_follow_the_spec() -> None:
+    bank = MemoryBank(TrackerParams())
+    added = []
+    for frame in range(2, 61):
+        if bank.due(frame, hard_negative=False):
+            bank.add(frame, frame)
+            added.append(frame)
+    assert added == [2, 3, 4, 5, 6, 7, 8, 9, 10, 20, 40, 60]
+    assert list(bank.entries) == [9, 10, 20, 40, 60][-4:]  # capacity 4, oldest evicted
+    assert not bank.due(69, hard_negative=True)  # only 9 frames since frame 60
+    assert bank.due(70, hard_negative=True)
+    bank.add(70, 70)
+    assert not bank.due(79, hard_negative=True) and not bank.due(79, hard_negative=False)
+    assert bank.due(80, hard_negative=False)  # the regular schedule ignores the last hard-negative addition
+    assert not MemoryBank(TrackerParams(bank_capacity=0)).due(2, hard_negative=False)
+
+
+def test_sample_filter_gates_moving_and_learning() -> None:
+    f = SampleFilter(TrackerParams())
+    for frame in range(1, 6):  # up to frame 5: u = 0, r = 1, everything accepted
+        verdict = f.assess(frame, peak=1.0, confidence=10.0)
+        assert (verdict.uncertainty, verdict.ratio, verdict.move, verdict.learn) == (0.0, 1.0, True, True)
+    steady = f.assess(6, peak=1.0, confidence=10.0)
+    assert steady.uncertainty == pytest.approx(1.0) and steady.learn
+    low_confidence = f.assess(7, peak=1.0, confidence=1.0)  # r = 0.1: moves but learns nothing
+    assert low_confidence.move and not low_confidence.learn
+    assert list(f.confidences)[-1] == 10.0  # r <= 0.3: the confidence is not accepted
+    weak_peak = f.assess(8, peak=0.2, confidence=10.0)  # u = 5: neither moves nor learns
+    assert weak_peak.uncertainty == pytest.approx(5.0) and not weak_peak.move and not weak_peak.learn
+    assert 0.2 not in f.peaks
+    assert f.assess(9, peak=0.0, confidence=0.0).uncertainty == float("inf")
+
+
+def test_scale_moves_at_most_five_percent_per_frame_and_large_area_changes_reject_the_mask() -> None:
+    estimator = ScaleEstimator(TrackerParams())
+    estimator.areas.append(100.0)
+    grow = estimator.decide(uncertainty=1.0, mask_area=150.0, polygon_area=150.0, target_area=100.0,
+                            target_scale=1.0)
+    assert grow.accepted and grow.scale_factor == pytest.approx(1.05) and grow.move_to_polygon
+    huge = estimator.decide(uncertainty=1.0, mask_area=1000.0, polygon_area=1000.0, target_area=100.0,
+                            target_scale=1.0)
+    assert not huge.accepted and huge.scale_factor == 1.0 and not huge.move_to_polygon
+    unsure = estimator.decide(uncertainty=3.6, mask_area=110.0, polygon_area=110.0, target_area=100.0,
+                              target_scale=1.0)
+    assert unsure.accepted and unsure.scale_factor == 1.0
