@@ -26,7 +26,7 @@ def run_call(ros_env: dict[str, str], *args: str) -> tuple[int, dict]:
 
 def test_init_request_state_and_detections_cross_processes(spawn, ros_env) -> None:
     server = spawn("-m", "jcat_ros.interface_check", "serve", "--requests", "3")
-    assert server.stdout.readline().strip() == "ready", server.stderr.read()
+    assert server.stdout.readline().strip() == "ready", server.log_path.read_text()
 
     code, out = run_call(ros_env, "--box", "10,20,30,40", "--stamp", "1700000000,250", "--target-id", "cup")
     assert code == 0, out

@@ -1,0 +1,114 @@
+"""A stand-in camera: publishes a synthetic sequence, an image folder, a GOT-10k folder or a video file as
+sensor_msgs/Image at a fixed rate, with the ground truth (when the source has one) on ~/ground_truth."""
+
+from __future__ import annotations
+
+import sys
+
+import rclpy
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import Image
+from std_msgs.msg import Header
+from vision_msgs.msg import Detection2D, Detection2DArray
+
+from jcat_core.data.sources import SourceFrame, open_source
+from jcat_ros.image_conversion import cv2_to_imgmsg
+
+
+def _descriptor(text: str, *, read_only: bool = True, floats: tuple[float, float] | None = None,
+                ints: tuple[int, int] | None = None) -> ParameterDescriptor:
+    descriptor = ParameterDescriptor(description=text, read_only=read_only)
+    if floats:
+        descriptor.floating_point_range = [FloatingPointRange(from_value=floats[0], to_value=floats[1])]
+    if ints:
+        descriptor.integer_range = [IntegerRange(from_value=ints[0], to_value=ints[1], step=1)]
+    return descriptor
+
+
+def ground_truth_message(header: Header, frame: SourceFrame) -> Detection2DArray:
+    """The true target box as a one-detection array (empty when the target is not visible)."""
+    out = Detection2DArray(header=header)
+    if frame.box is not None and frame.visible is not False:
+        x, y, w, h = frame.box
+        detection = Detection2D(header=header, id="ground_truth")
+        detection.bbox.center.position.x = x + w / 2
+        detection.bbox.center.position.y = y + h / 2
+        detection.bbox.size_x = float(w)
+        detection.bbox.size_y = float(h)
+        out.detections.append(detection)
+    return out
+
+
+class CameraNode(Node):
+    """Publishes frames of a source on `image` at `rate` Hz, stamped with the node clock at publication."""
+
+    def __init__(self) -> None:
+        super().__init__("jcat_camera")
+        source = self.declare_parameter(
+            "source", "synthetic:clean",
+            _descriptor("synthetic:<name>, an image folder, a GOT-10k sequence folder or a video file")).value
+        rate = self.declare_parameter("rate", 15.0, _descriptor("frames per second", floats=(0.1, 1000.0))).value
+        self.loop = self.declare_parameter("loop", False, _descriptor("start again after the last frame")).value
+        self.frame_id = self.declare_parameter("frame_id", "camera", _descriptor("header.frame_id")).value
+        self.encoding = self.declare_parameter("encoding", "rgb8", _descriptor("rgb8 or bgr8")).value
+        size = dict(
+            width=self.declare_parameter("width", 640, _descriptor("synthetic width", ints=(16, 8192))).value,
+            height=self.declare_parameter("height", 480, _descriptor("synthetic height", ints=(16, 8192))).value,
+            num_frames=self.declare_parameter("num_frames", 120, _descriptor("synthetic length", ints=(1, 100000))
+                                              ).value,
+            seed=self.declare_parameter("seed", 0, _descriptor("synthetic seed")).value,
+        )
+        if self.encoding not in ("rgb8", "bgr8"):
+            raise ValueError(f"parameter encoding must be rgb8 or bgr8, got {self.encoding!r}")
+        self.source, self.size = source, size
+        self.frames = self.open()
+        self.published = 0
+        qos = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
+        self.image_pub = self.create_publisher(Image, "image", qos)
+        self.truth_pub = self.create_publisher(Detection2DArray, "~/ground_truth", qos)
+        self.timer = self.create_timer(1.0 / rate, self.publish_next)
+        self.get_logger().info(f"publishing {source} at {rate:g} Hz on {self.image_pub.topic_name}")
+
+    def open(self):
+        """A fresh iterator over the source's frames."""
+        return open_source(self.source, **self.size)
+
+    def publish_next(self) -> None:
+        frame = next(self.frames, None)
+        if frame is None and self.loop:
+            self.frames = self.open()
+            frame = next(self.frames, None)
+        if frame is None:
+            self.get_logger().info(f"source finished after {self.published} frames")
+            self.timer.cancel()
+            return
+        header = Header(stamp=self.get_clock().now().to_msg(), frame_id=self.frame_id)
+        pixels = frame.image if self.encoding == "rgb8" else frame.image[..., ::-1].copy()
+        self.image_pub.publish(cv2_to_imgmsg(pixels, self.encoding, header))
+        self.truth_pub.publish(ground_truth_message(header, frame))
+        self.published += 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    rclpy.init(args=argv)
+    try:
+        node = CameraNode()
+    except (ValueError, FileNotFoundError, OSError) as err:
+        print(f"camera_node: {err}", file=sys.stderr)
+        rclpy.try_shutdown()
+        return 2
+    try:
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,412 @@
+"""The JCAT tracker as a ROS 2 lifecycle node (default name jcat_tracker).
+
+configure builds the tracker, activate subscribes to `image` (or `image/compressed`) and advertises the outputs,
+deactivate stops processing, cleanup frees the model. A worker thread tracks the newest frame only; frames that
+arrive while it is busy replace the pending one and are counted as dropped. ~/init and ~/reset are served in every
+state so that a refusal can say why; nothing a client or a camera sends stops the node.
+"""
+
+from __future__ import annotations
+
+import collections
+import gc
+import math
+import statistics
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from rcl_interfaces.msg import SetParametersResult
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import CompressedImage, Image
+from std_msgs.msg import Header
+from std_srvs.srv import Trigger
+from vision_msgs.msg import Detection2DArray
+
+from jcat_ros.frame_buffer import Frame, FrameHistory, LatestFrame
+from jcat_ros.image_conversion import ImageConversionError, to_rgb8
+from jcat_ros.msg import TrackerState
+from jcat_ros.node_params import NodeParams, declare_node_params
+from jcat_ros.srv import InitTarget
+from jcat_ros.tracker_outputs import FrameResult, detections_msg, mask_msg, overlay, state_msg, state_name
+
+INIT_TIMEOUT_S = 30.0
+
+
+@dataclass
+class Job:
+    """Work the service threads hand to the worker, so the tracker is only ever touched by one thread."""
+
+    run: Callable[[], tuple[bool, str]]
+    done: threading.Event = field(default_factory=threading.Event)
+    result: tuple[bool, str] = (False, "not run")
+
+
+@dataclass
+class Stats:
+    """Counters since activation and per-diagnostics-period samples."""
+
+    received: int = 0
+    processed: int = 0
+    bad_frames: int = 0
+    last_error: str = ""
+    latencies_ms: collections.deque = field(default_factory=lambda: collections.deque(maxlen=1000))
+    processed_at_last_report: int = 0
+
+
+def answer_errors(callback: Callable) -> Callable:
+    """Wrap a service callback so that an unexpected error becomes a refusal with its reason, never a crash."""
+
+    def guarded(request, response):
+        try:
+            return callback(request, response)
+        except Exception as err:  # a bug in one request must not take the node down
+            response.success, response.message = False, f"internal error: {type(err).__name__}: {err}"
+            return response
+
+    return guarded
+
+
+class TrackerNode(LifecycleNode):
+    """Lifecycle node running the JCAT tracker on a camera topic."""
+
+    def __init__(self, name: str = "jcat_tracker") -> None:
+        super().__init__(name)
+        self.params: NodeParams = declare_node_params(self)
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+        self.tracker = None
+        self.error = ""  # why the node cannot track (configure failed), shown in diagnostics and service replies
+        self.device_name = "none"
+        self.target_id = ""
+        self.target_count = 0
+        self.frames_tracked = 0
+        self.state = "IDLE"
+        self.last_processed_received_ns = -1
+        self.history = FrameHistory(self.params.history_size)
+        self.mailbox = LatestFrame()
+        self.jobs: collections.deque[Job] = collections.deque()
+        self.stats = Stats()
+        self.worker: threading.Thread | None = None
+        self.running = threading.Event()
+        self.subscription = None
+        self.publishers_: dict[str, object] = {}
+
+        services = ReentrantCallbackGroup()
+        self.create_service(InitTarget, "~/init", answer_errors(self._on_init), callback_group=services)
+        self.create_service(Trigger, "~/reset", answer_errors(self._on_reset), callback_group=services)
+        self.diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self.create_timer(self.params.diagnostics_period, self._publish_diagnostics,
+                          callback_group=MutuallyExclusiveCallbackGroup())
+        self.last_report = time.monotonic()
+
+    # ---- lifecycle ---------------------------------------------------------------------------------------------
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        try:
+            self.tracker, self.device_name = self.params.build_tracker()
+        except Exception as err:
+            self.error = f"could not build the tracker: {err}"
+            self.get_logger().error(self.error)
+            return TransitionCallbackReturn.FAILURE
+        self.error = ""
+        reliability = (ReliabilityPolicy.BEST_EFFORT if self.params.reliability == "best_effort"
+                       else ReliabilityPolicy.RELIABLE)
+        image_qos = QoSProfile(depth=1, reliability=reliability)
+        if self.params.image_transport == "compressed":
+            self.subscription_args = (CompressedImage, "image/compressed", image_qos)
+        else:
+            self.subscription_args = (Image, "image", image_qos)
+        self.publishers_ = {
+            "detections": self.create_lifecycle_publisher(Detection2DArray, "~/detections", 10),
+            "mask": self.create_lifecycle_publisher(Image, "~/mask", 10),
+            "state": self.create_lifecycle_publisher(TrackerState, "~/state", 10),
+            "debug": self.create_lifecycle_publisher(Image, "~/debug_image", 2),
+        }
+        self.get_logger().info(f"tracker ready on {self.device_name}")
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self.stats = Stats()
+        self.mailbox.reopen()
+        self.running.set()
+        self.worker = threading.Thread(target=self._work, name="jcat_tracker_worker", daemon=True)
+        self.worker.start()
+        message_type, topic, qos = self.subscription_args
+        self.subscription = self.create_subscription(message_type, topic, self._on_image, qos,
+                                                     callback_group=MutuallyExclusiveCallbackGroup())
+        self.get_logger().info(f"tracking on {self.subscription.topic_name}")
+        return super().on_activate(state)
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._stop_worker()
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._stop_worker()
+        for publisher in self.publishers_.values():
+            self.destroy_lifecycle_publisher(publisher)
+        self.publishers_ = {}
+        self._release_tracker()
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._stop_worker()
+        self._release_tracker()
+        return TransitionCallbackReturn.SUCCESS
+
+    def _stop_worker(self) -> None:
+        if self.subscription is not None:
+            self.destroy_subscription(self.subscription)
+            self.subscription = None
+        self.running.clear()
+        self.mailbox.close()
+        if self.worker is not None:
+            self.worker.join(timeout=30)
+            self.worker = None
+        self.history.clear()
+
+    def _release_tracker(self) -> None:
+        self.tracker = None
+        self.state, self.target_id = "IDLE", ""
+        gc.collect()
+        torch = sys.modules.get("torch")
+        if torch is not None and torch.cuda.is_available():
+            torch.cuda.empty_cache()
+
+    # ---- input ---------------------------------------------------------------------------------------------------
+    def _on_image(self, msg: Image | CompressedImage) -> None:
+        now_ns = self.get_clock().now().nanoseconds
+        frame = Frame(stamp_ns=msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec, msg=msg,
+                      received_ns=now_ns)
+        self.stats.received += 1
+        self.history.add(frame)
+        self.mailbox.put(frame)
+
+    # ---- services ------------------------------------------------------------------------------------------------
+    def _refusal(self) -> str:
+        if self.error:
+            return self.error
+        if not self.running.is_set():
+            return f"node is not active (lifecycle state: {self._state_machine.current_state[1]})"
+        return ""
+
+    def _submit(self, run: Callable[[], tuple[bool, str]]) -> tuple[bool, str]:
+        job = Job(run)
+        self.jobs.append(job)
+        if not job.done.wait(INIT_TIMEOUT_S):
+            return False, f"the tracker did not answer within {INIT_TIMEOUT_S:.0f} s"
+        return job.result
+
+    def _on_init(self, request: InitTarget.Request, response: InitTarget.Response) -> InitTarget.Response:
+        refusal = self._refusal()
+        if refusal:
+            response.success, response.message = False, refusal
+            return response
+        target_id = request.target_id or f"target_{self.target_count + 1}"
+        stamp_ns = request.stamp.sec * 1_000_000_000 + request.stamp.nanosec
+        box = request.box
+        response.success, response.message = self._submit(
+            lambda: self._initialise(stamp_ns, (box.center.position.x, box.center.position.y, box.size_x,
+                                                box.size_y), target_id))
+        response.target_id = target_id if response.success else ""
+        if response.success:
+            self.get_logger().info(f"init {target_id!r}: ok")
+        else:
+            self.get_logger().warning(f"init {target_id!r} refused: {response.message}")
+        return response
+
+    def _on_reset(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
+        refusal = self._refusal()
+        if refusal:
+            response.success, response.message = False, refusal
+            return response
+        response.success, response.message = self._submit(self._reset)
+        return response
+
+    # ---- worker ----------------------------------------------------------------------------------------------------
+    def _work(self) -> None:
+        while self.running.is_set():
+            while self.jobs:
+                self._run_job(self.jobs.popleft())
+            frame = self.mailbox.take(timeout=0.05)
+            if frame is not None and frame.received_ns > self.last_processed_received_ns:
+                try:
+                    self._process(frame)
+                except Exception as err:  # the worker must outlive any single frame
+                    self._bad_frame(f"{type(err).__name__} while tracking: {err}")
+        while self.jobs:  # answer whatever is left so no service call waits for nothing
+            job = self.jobs.popleft()
+            job.result = (False, "node was deactivated")
+            job.done.set()
+
+    def _run_job(self, job: Job) -> None:
+        try:
+            job.result = job.run()
+        except Exception as err:
+            job.result = (False, f"{type(err).__name__}: {err}")
+        job.done.set()
+
+    def _initialise(self, stamp_ns: int, centre_size: tuple[float, float, float, float],
+                    target_id: str) -> tuple[bool, str]:
+        frame = self.history.nearest(stamp_ns) if stamp_ns else self.history.newest()
+        if frame is None:
+            return False, f"no camera frame received yet on {self.subscription.topic_name}"
+        gap_s = abs(frame.stamp_ns - stamp_ns) / 1e9 if stamp_ns else 0.0
+        if gap_s > self.params.init_stamp_tolerance:
+            return False, (f"no buffered frame near the requested stamp: the nearest is {gap_s:.3f} s away "
+                           f"(tolerance {self.params.init_stamp_tolerance} s, {self.params.history_size} frames kept);"
+                           " draw the box on a newer frame or send a zero stamp for the newest")
+        cx, cy, w, h = centre_size
+        if not all(math.isfinite(v) for v in centre_size):
+            return False, f"box has a non-finite value: centre ({cx}, {cy}), size {w} x {h}"
+        if w <= 0 or h <= 0:
+            return False, f"degenerate box: size {w} x {h} pixels (both must be > 0)"
+        try:
+            image = to_rgb8(frame.msg)
+        except ImageConversionError as err:
+            return False, f"the frame to initialise on cannot be used: {err}"
+        height, width = image.shape[:2]
+        x, y = cx - w / 2, cy - h / 2
+        if x >= width or y >= height or x + w <= 0 or y + h <= 0:
+            return False, (f"box (x {x:.1f}, y {y:.1f}, w {w:.1f}, h {h:.1f}) lies outside the {width}x{height} "
+                           "image")
+        self.tracker.initialize(image, box=(x, y, w, h))
+        self.target_count += 1
+        self.target_id, self.state, self.frames_tracked = target_id, "TRACKING", 1
+        self._publish(frame, image, FrameResult("TRACKING", target_id, 1.0, (x, y, w, h), None, None))
+        for later in self.history.newer_than(frame):  # catch up to the newest frame
+            self._process(later)
+        return True, ""
+
+    def _reset(self) -> tuple[bool, str]:
+        if self.tracker is not None:
+            self.tracker.reset()
+        previous, self.target_id, self.state, self.frames_tracked = self.target_id, "", "IDLE", 0
+        newest = self.history.newest()
+        if newest is not None:
+            self._publish_state_only(newest)
+        return True, f"stopped tracking {previous!r}" if previous else "no target was being tracked"
+
+    def _process(self, frame: Frame) -> None:
+        self.last_processed_received_ns = frame.received_ns
+        try:
+            image = to_rgb8(frame.msg)
+        except ImageConversionError as err:
+            self._bad_frame(str(err))
+            return
+        if self.state == "IDLE":
+            self._publish(frame, image, FrameResult("IDLE"))
+            return
+        try:
+            out = self.tracker.track(image)
+        except ValueError as err:  # e.g. the frame size changed: the tracker refuses, the node goes on
+            self._bad_frame(f"tracker refused the frame: {err}")
+            return
+        self.state = state_name(out.state)
+        self.frames_tracked += 1
+        self._publish(frame, image, FrameResult(self.state, self.target_id, float(out.score), tuple(out.box),
+                                                tuple(out.rotated_box), out.mask))
+
+    def _bad_frame(self, reason: str) -> None:
+        self.stats.bad_frames += 1
+        self.stats.last_error = reason
+        self.get_logger().warning(f"frame skipped: {reason}", throttle_duration_sec=5.0)
+
+    # ---- output ---------------------------------------------------------------------------------------------------
+    def _latency_ms(self, frame: Frame) -> float:
+        if frame.stamp_ns == 0:
+            return 0.0
+        return (self.get_clock().now().nanoseconds - frame.stamp_ns) / 1e6
+
+    def _publish(self, frame: Frame, image: np.ndarray, result: FrameResult) -> None:
+        header: Header = frame.msg.header
+        self.stats.processed += 1
+        latency = self._latency_ms(frame)
+        self.stats.latencies_ms.append(latency)
+        self.publishers_["detections"].publish(detections_msg(header, result))
+        if result.state != "IDLE" and self.params.publish_mask:
+            mask = result.mask if result.mask is not None else np.zeros(image.shape[:2], bool)
+            self.publishers_["mask"].publish(mask_msg(header, mask))
+        self.publishers_["state"].publish(state_msg(header, result, latency_ms=latency,
+                                                    frames_tracked=self.frames_tracked,
+                                                    frames_dropped=self.mailbox.dropped))
+        debug = self.publishers_["debug"]
+        if debug.get_subscription_count() > 0:  # the overlay costs time: only draw it for someone
+            view = overlay(image, result)
+            height, width = view.shape[:2]
+            msg = Image(header=header, height=height, width=width, encoding="rgb8", step=width * 3)
+            msg.data = view.tobytes()
+            debug.publish(msg)
+
+    def _publish_state_only(self, frame: Frame) -> None:
+        self.publishers_["state"].publish(state_msg(frame.msg.header, FrameResult("IDLE"), latency_ms=0.0,
+                                                    frames_tracked=0, frames_dropped=self.mailbox.dropped))
+
+    # ---- parameters and diagnostics ----------------------------------------------------------------------------------
+    def _on_set_parameters(self, parameters) -> SetParametersResult:
+        reasons = [self.params.update(p.name, p.value, self.tracker) for p in parameters]
+        reasons = [r for r in reasons if r]
+        return SetParametersResult(successful=not reasons, reason="; ".join(reasons))
+
+    def _publish_diagnostics(self) -> None:
+        now = time.monotonic()
+        period, self.last_report = now - self.last_report, now
+        processed = self.stats.processed - self.stats.processed_at_last_report
+        self.stats.processed_at_last_report = self.stats.processed
+        latencies = sorted(self.stats.latencies_ms)
+        self.stats.latencies_ms.clear()
+        status = DiagnosticStatus(name=f"{self.get_name()}: tracker", hardware_id=self.device_name)
+        if self.error:
+            status.level, status.message = DiagnosticStatus.ERROR, self.error
+        elif not self.running.is_set():
+            status.level, status.message = DiagnosticStatus.WARN, "not active"
+        elif self.state == "LOST":
+            status.level, status.message = DiagnosticStatus.WARN, "target lost"
+        else:
+            status.level, status.message = DiagnosticStatus.OK, self.state.lower()
+        values = {
+            "state": self.state,
+            "target_id": self.target_id,
+            "device": self.device_name,
+            "fps": f"{processed / period:.2f}" if period > 0 else "0",
+            "latency_median_ms": f"{statistics.median(latencies):.1f}" if latencies else "",
+            "latency_max_ms": f"{latencies[-1]:.1f}" if latencies else "",
+            "frames_received": str(self.stats.received),
+            "frames_processed": str(self.stats.processed),
+            "frames_dropped": str(self.mailbox.dropped),
+            "frames_bad": str(self.stats.bad_frames),
+            "last_frame_error": self.stats.last_error,
+        }
+        status.values = [KeyValue(key=k, value=v) for k, v in values.items()]
+        self.diagnostics_pub.publish(DiagnosticArray(header=Header(stamp=self.get_clock().now().to_msg()),
+                                                     status=[status]))
+
+
+def main(argv: list[str] | None = None) -> int:
+    rclpy.init(args=argv)
+    node = TrackerNode()
+    executor = MultiThreadedExecutor(num_threads=4)
+    executor.add_node(node)
+    if node.params.autostart and node.trigger_configure() == TransitionCallbackReturn.SUCCESS:
+        node.trigger_activate()
+    try:
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        node._stop_worker()
+        executor.shutdown()
+        node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

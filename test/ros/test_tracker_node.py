@@ -1,0 +1,268 @@
+"""The tracker node in its own process, fed by the camera node in another, driven from this one over rclpy.
+
+The tracker runs the colour-key stand-in network (weights:=standin): accuracy is not the point here, the
+plumbing is — headers, services, states, drops, lifecycle, parameters and bad input.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.ros
+
+rclpy = pytest.importorskip("rclpy")
+from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
+from jcat_ros.msg import TrackerState  # noqa: E402
+from jcat_ros.srv import InitTarget  # noqa: E402
+from lifecycle_msgs.msg import Transition  # noqa: E402
+from lifecycle_msgs.srv import ChangeState, GetState  # noqa: E402
+from rcl_interfaces.srv import SetParameters  # noqa: E402
+from rclpy.parameter import Parameter  # noqa: E402
+from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
+from sensor_msgs.msg import CompressedImage, Image  # noqa: E402
+from std_srvs.srv import Trigger  # noqa: E402
+from vision_msgs.msg import BoundingBox2D, Detection2DArray  # noqa: E402
+
+TRACKER = "/jcat_tracker"
+CAMERA_ARGS = ["-m", "jcat_ros.camera_node", "--ros-args", "-p", "width:=320", "-p", "height:=240",
+               "-p", "num_frames:=400", "-p", "loop:=true"]
+TRACKER_ARGS = ["-m", "jcat_ros.tracker_node", "--ros-args", "-p", "device:=cpu"]
+
+
+def stamp_ns(header) -> int:
+    return header.stamp.sec * 1_000_000_000 + header.stamp.nanosec
+
+
+def box_of(bbox: BoundingBox2D) -> tuple[float, float, float, float]:
+    """(x, y, w, h) of an axis-aligned BoundingBox2D."""
+    w, h = bbox.size_x, bbox.size_y
+    return bbox.center.position.x - w / 2, bbox.center.position.y - h / 2, w, h
+
+
+def iou(a, b) -> float:
+    ax, ay, aw, ah = a
+    bx, by, bw, bh = b
+    iw = max(0.0, min(ax + aw, bx + bw) - max(ax, bx))
+    ih = max(0.0, min(ay + ah, by + bh) - max(ay, by))
+    inter = iw * ih
+    return inter / (aw * ah + bw * bh - inter) if inter > 0 else 0.0
+
+
+def init_request(box: tuple[float, float, float, float], stamp=None, target_id: str = "") -> InitTarget.Request:
+    request = InitTarget.Request(target_id=target_id)
+    x, y, w, h = (float(v) for v in box)
+    request.box.center.position.x = x + w / 2
+    request.box.center.position.y = y + h / 2
+    request.box.size_x, request.box.size_y = w, h
+    if stamp is not None:
+        request.stamp = stamp
+    return request
+
+
+class Session:
+    """Records the node's outputs and the camera's ground truth."""
+
+    def __init__(self, probe) -> None:
+        self.probe = probe
+        self.states = probe.record(TrackerState, f"{TRACKER}/state")
+        self.detections = probe.record(Detection2DArray, f"{TRACKER}/detections")
+        self.masks = probe.record(Image, f"{TRACKER}/mask")
+        self.truth = probe.record(Detection2DArray, "/jcat_camera/ground_truth")
+        self.diagnostics = probe.record(DiagnosticArray, "/diagnostics")
+
+    def truth_by_stamp(self) -> dict[int, tuple]:
+        return {stamp_ns(m.header): box_of(m.detections[0].bbox) for m in list(self.truth) if m.detections}
+
+    def newest_truth(self):
+        """(stamp, box) of the newest camera frame with a visible target."""
+        self.probe.wait_for(lambda: any(m.detections for m in self.truth), 30, "ground truth from the camera")
+        message = next(m for m in reversed(list(self.truth)) if m.detections)
+        return message.header.stamp, box_of(message.detections[0].bbox)
+
+    def diagnostic(self, key: str) -> str:
+        status = self.diagnostics[-1].status[0]
+        return {kv.key: kv.value for kv in status.values}[key]
+
+    def init(self, box, stamp=None, target_id: str = "") -> InitTarget.Response:
+        return self.probe.call(InitTarget, f"{TRACKER}/init", init_request(box, stamp, target_id))
+
+
+@pytest.fixture
+def camera_and_tracker(spawn, probe):
+    spawn(*CAMERA_ARGS, "-p", "rate:=10.0", "-p", "source:=synthetic:clean")
+    spawn(*TRACKER_ARGS, "-p", "weights:=standin")
+    session = Session(probe)
+    probe.wait_for(lambda: len(session.states) >= 3, 60, "IDLE states from the tracker node")
+    return session
+
+
+def test_tracks_with_input_headers_then_resets_and_reinitialises(camera_and_tracker) -> None:
+    session = camera_and_tracker
+    assert all(m.state == TrackerState.IDLE for m in session.states)
+    assert all(not m.detections for m in list(session.detections))
+
+    stamp, box = session.newest_truth()
+    response = session.init(box, stamp, "ball")
+    assert (response.success, response.message, response.target_id) == (True, "", "ball")
+    since = len(session.states)
+    time.sleep(6.0)
+    states = [m for m in list(session.states)[since:] if m.target_id == "ball"]
+    assert len(states) >= 20, f"only {len(states)} tracked frames in 6 s"
+    stamps = {stamp_ns(m.header) for m in states}
+    detection_stamps = {stamp_ns(m.header) for m in list(session.detections)}
+    mask_stamps = {stamp_ns(m.header) for m in list(session.masks)}
+    assert len(stamps & detection_stamps) >= 0.95 * len(stamps)
+    assert len(stamps & mask_stamps) >= 0.95 * len(stamps)
+    assert all(m.header.frame_id == "camera" for m in states)
+
+    truth = session.truth_by_stamp()
+    overlaps = [iou(box_of(m.bbox), truth[stamp_ns(m.header)]) for m in states if stamp_ns(m.header) in truth]
+    assert len(overlaps) >= 0.9 * len(states)
+    assert float(np.mean(overlaps)) >= 0.6, f"mean IoU {np.mean(overlaps):.2f} with the stand-in network"
+    mask = next(m for m in reversed(list(session.masks)))
+    assert (mask.encoding, mask.width, mask.height) == ("mono8", 320, 240)
+    assert set(np.unique(np.frombuffer(bytes(mask.data), np.uint8))) <= {0, 255}
+    assert states[-1].latency_ms > 0 and states[-1].frames_tracked >= len(states)
+
+    reset = session.probe.call(Trigger, f"{TRACKER}/reset", Trigger.Request())
+    assert reset.success and "ball" in reset.message
+    since = len(session.states)
+    session.probe.wait_for(lambda: len(session.states) > since + 3, 20, "states after reset")
+    assert all(m.state == TrackerState.IDLE for m in list(session.states)[since + 1 :])
+
+    _, box = session.newest_truth()
+    again = session.init(box)
+    assert again.success and again.target_id.startswith("target_")
+
+
+def test_init_with_a_past_stamp_uses_that_frame(camera_and_tracker) -> None:
+    session = camera_and_tracker
+    session.newest_truth()
+    time.sleep(1.5)  # the target moved on since then
+    truth = [m for m in list(session.truth) if m.detections]
+    past = truth[-12]  # about 1.2 s old at 10 Hz, still in the 30-frame history
+    box = box_of(past.detections[0].bbox)
+    newest_box = box_of(truth[-1].detections[0].bbox)
+    assert iou(box, newest_box) < 0.9, "the synthetic target should have moved"
+    since = len(session.states)
+    assert session.init(box, past.header.stamp, "past").success
+    session.probe.wait_for(lambda: any(m.target_id == "past" for m in list(session.states)[since:]), 10,
+                           "states for the new target")
+    first = next(m for m in list(session.states)[since:] if m.target_id == "past")
+    assert stamp_ns(first.header) == stamp_ns(past.header)  # initialised on the requested frame
+    assert box_of(first.bbox) == pytest.approx(box, abs=1e-6)
+
+
+def test_bad_requests_and_bad_frames_are_answered_and_the_node_keeps_tracking(camera_and_tracker, probe) -> None:
+    session = camera_and_tracker
+    _, box = session.newest_truth()
+    for bad_box, reason in (((float("nan"), 10, 20, 20), "non-finite"), ((10, 10, 0, 20), "degenerate box"),
+                            ((5000, 5000, 20, 20), "outside the 320x240 image")):
+        response = session.init(bad_box)
+        assert not response.success and reason in response.message, response.message
+
+    bad = probe.publisher(Image, "/image", QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE))
+    compressed = probe.publisher(CompressedImage, "/image/compressed", 10)
+    time.sleep(1.0)
+    frames = [
+        Image(height=4, width=4, encoding="yuv422", step=8, data=bytes(32)),
+        Image(height=0, width=0, encoding="rgb8", step=0),
+        Image(height=10, width=10, encoding="rgb8", step=20, data=bytes(200)),
+    ]
+    for frame in frames:
+        frame.header.stamp = probe.node.get_clock().now().to_msg()
+        bad.publish(frame)
+        time.sleep(0.2)
+    compressed.publish(CompressedImage(format="jpeg", data=b"not a jpeg"))
+    session.probe.wait_for(lambda: int(session.diagnostic("frames_bad")) >= 2, 10, "bad frames in diagnostics")
+
+    # While tracking, a burst of 500 frames at up to 1 kHz: the ones the busy tracker cannot take are dropped
+    # (and counted), never queued; none crash the node.
+    stamp, box = session.newest_truth()
+    assert session.init(box, stamp, "before_burst").success
+    burst = np.full((240, 320, 3), 90, np.uint8).tobytes()
+    for _ in range(500):
+        msg = Image(height=240, width=320, encoding="rgb8", step=960, data=burst)
+        msg.header.stamp = probe.node.get_clock().now().to_msg()
+        bad.publish(msg)
+        time.sleep(0.001)
+    session.probe.wait_for(lambda: int(session.diagnostic("frames_dropped")) >= 50, 15, "drops counted")
+    assert int(session.diagnostic("frames_received")) >= 100
+
+    # The burst pushed the camera's earlier frames out of the 30-frame history: an init on one of them is refused.
+    stale = [m for m in list(session.truth) if m.detections][-40]
+    response = session.init(box_of(stale.detections[0].bbox), stale.header.stamp)
+    assert not response.success and "no buffered frame near the requested stamp" in response.message
+    time.sleep(1.5)  # fresh camera frames
+
+    stamp, box = session.newest_truth()
+    assert session.init(box, stamp, "after").success
+    since = len(session.states)
+    session.probe.wait_for(
+        lambda: sum(m.state == TrackerState.TRACKING for m in list(session.states)[since:]) >= 5, 20,
+        "tracking after bad input")
+
+
+def test_init_before_any_frame_and_missing_weights_are_refused_with_reasons(spawn, probe, tmp_path) -> None:
+    spawn(*TRACKER_ARGS, "-p", "weights:=standin")
+    session = Session(probe)
+    response = session.init((10, 10, 20, 20))
+    assert not response.success and "no camera frame received yet on /image" in response.message
+
+    missing = tmp_path / "JcatNet.pth.tar"
+    spawn(*TRACKER_ARGS, "-p", f"weights:={missing}", "-r", "__node:=broken")
+    diagnostics = probe.record(DiagnosticArray, "/diagnostics")
+    probe.wait_for(lambda: any(d.status[0].name.startswith("broken") for d in list(diagnostics)), 30,
+                   "diagnostics of the node without weights")
+    status = next(d.status[0] for d in list(diagnostics) if d.status[0].name.startswith("broken"))
+    assert status.level == status.ERROR and str(missing) in status.message
+    refused = probe.call(InitTarget, "/broken/init", init_request((10, 10, 20, 20)))
+    assert not refused.success and str(missing) in refused.message
+
+
+def test_lifecycle_transitions_and_parameter_checks(camera_and_tracker, probe) -> None:
+    session = camera_and_tracker
+
+    def transition(transition_id: int) -> bool:
+        request = ChangeState.Request()
+        request.transition.id = transition_id
+        return probe.call(ChangeState, f"{TRACKER}/change_state", request).success
+
+    def current() -> str:
+        return probe.call(GetState, f"{TRACKER}/get_state", GetState.Request()).current_state.label
+
+    assert current() == "active"
+    assert transition(Transition.TRANSITION_DEACTIVATE) and current() == "inactive"
+    _, box = session.newest_truth()
+    response = session.init(box)
+    assert not response.success and "not active" in response.message
+    assert transition(Transition.TRANSITION_CLEANUP) and current() == "unconfigured"
+    assert transition(Transition.TRANSITION_CONFIGURE) and current() == "inactive"
+    assert transition(Transition.TRANSITION_ACTIVATE) and current() == "active"
+    time.sleep(1.0)
+    assert session.init(session.newest_truth()[1]).success
+
+    def set_param(name: str, value) -> object:
+        request = SetParameters.Request(parameters=[Parameter(name, value=value).to_parameter_msg()])
+        return probe.call(SetParameters, f"{TRACKER}/set_parameters", request).results[0]
+
+    read_only = set_param("device", "cuda")
+    assert not read_only.successful and "read-only" in read_only.reason.lower()
+    out_of_range = set_param("history_size", 100000)
+    assert not out_of_range.successful
+    assert set_param("publish_mask", False).successful
+
+
+def test_invalid_startup_parameters_leave_the_node_up_in_error(spawn, probe) -> None:
+    spawn(*TRACKER_ARGS, "-p", "weights:=standin", "-p", "precision:=fp64", "-p", "history_size:=0")
+    session = Session(probe)
+    probe.wait_for(lambda: len(session.diagnostics) > 0, 30, "diagnostics")
+    status = session.diagnostics[-1].status[0]
+    assert status.level == status.ERROR
+    assert "precision: 'fp64' is not one of fp32, fp16, bf16" in status.message
+    assert "history_size" in status.message
+    response = session.init((1, 1, 5, 5))
+    assert not response.success and "precision" in response.message  # answered: the node is still up
