@@ -21,6 +21,7 @@ from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from std_msgs.msg import Header
 from vision_msgs.msg import BoundingBox2D, Detection2D, Detection2DArray, ObjectHypothesisWithPose
 
+from jcat_ros.init_client import init_request
 from jcat_ros.msg import TrackerState
 from jcat_ros.srv import InitTarget
 
@@ -113,13 +114,7 @@ def call(box: tuple[float, float, float, float], stamp: tuple[int, int], target_
         if not client.wait_for_service(timeout_sec=timeout):
             print(json.dumps({"error": f"service /{SERVER_NAME}/init did not appear within {timeout} s"}))
             return 1
-        request = InitTarget.Request(target_id=target_id, stamp=Time(sec=stamp[0], nanosec=stamp[1]))
-        x, y, w, h = box
-        request.box.center.position.x = x + w / 2
-        request.box.center.position.y = y + h / 2
-        request.box.size_x = w
-        request.box.size_y = h
-        future = client.call_async(request)
+        future = client.call_async(init_request(box, Time(sec=stamp[0], nanosec=stamp[1]), target_id))
         rclpy.spin_until_future_complete(node, future, timeout_sec=timeout)
         if not future.done():
             print(json.dumps({"error": f"no response within {timeout} s"}))

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
+from dataclasses import dataclass, field
 
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
 from rclpy.node import Node
+from rclpy.parameter import Parameter
+
+from jcat_core.tracker import RUNTIME_PARAMS, TrackerParams
+
+TRACKER_PREFIX = "tracker."  # tracker.<TrackerParams field>: unset = the profile's published default
 
 CHOICES = {
     "device": ("auto", "cuda", "cpu"),
@@ -32,7 +38,12 @@ class NodeParams:
     init_stamp_tolerance: float = 0.5
     publish_mask: bool = True
     diagnostics_period: float = 1.0
+    tracker_overrides: dict[str, object] = field(default_factory=dict)  # the tracker.* values that are set
     problem: str = ""  # why the values cannot be used, empty when they can
+
+    def tracker_params(self, **changes: object) -> TrackerParams:
+        """The profile's parameters with the overrides (and `changes`) applied; ValueError when invalid."""
+        return TrackerParams.profile(self.profile).with_overrides(**{**self.tracker_overrides, **changes})
 
     def build_tracker(self):
         """The tracker these parameters describe, and the device it runs on."""
@@ -43,12 +54,19 @@ class NodeParams:
         from jcat_core.tracker import build_tracker
 
         tracker = build_tracker(weights=self.weights or default_weights_path(), device=self.device,
-                                precision=self.precision, profile=self.profile)
+                                precision=self.precision, profile=self.profile, **self.tracker_overrides)
         return tracker, str(getattr(tracker, "device", self.device))
 
-    def update(self, name: str, value: object, tracker: object | None) -> str:
-        """Apply a run-time change; the reason it is refused, or an empty string."""
-        if name in RUNTIME:
+    def update(self, name: str, value: object) -> str:
+        """Record a run-time change of a node parameter or a tracker.* one; the reason it is refused, or ''."""
+        if name.startswith(TRACKER_PREFIX):
+            key = name.removeprefix(TRACKER_PREFIX)
+            try:
+                self.tracker_params(**{key: value})
+            except ValueError as err:
+                return f"{name}: {err}"
+            self.tracker_overrides[key] = value
+        elif name in RUNTIME:
             setattr(self, name, value)
         return ""
 
@@ -84,6 +102,22 @@ def _descriptor(name: str) -> ParameterDescriptor:
     return descriptor
 
 
+def _tracker_descriptor(spec: dataclasses.Field) -> tuple[Parameter.Type, ParameterDescriptor]:
+    """Type and descriptor of tracker.<field>, from TrackerParams' own range and documentation."""
+    descriptor = ParameterDescriptor(
+        description=f"{spec.metadata['doc']} (published default: {spec.default})",
+        read_only=spec.name not in RUNTIME_PARAMS,
+    )
+    low_high = spec.metadata.get("range")
+    if isinstance(spec.default, tuple):
+        return Parameter.Type.DOUBLE_ARRAY, descriptor
+    if isinstance(spec.default, int):
+        descriptor.integer_range = [IntegerRange(from_value=int(low_high[0]), to_value=int(low_high[1]), step=1)]
+        return Parameter.Type.INTEGER, descriptor
+    descriptor.floating_point_range = [FloatingPointRange(from_value=float(low_high[0]), to_value=float(low_high[1]))]
+    return Parameter.Type.DOUBLE, descriptor
+
+
 def declare_node_params(node: Node) -> NodeParams:
     """Declare every parameter on `node` and return their values, with `problem` set if any is invalid."""
     defaults = NodeParams()
@@ -99,5 +133,21 @@ def declare_node_params(node: Node) -> NodeParams:
     params = NodeParams(**values)
     problems += [f"parameter {name}: {values[name]!r} is not one of {', '.join(options)}"
                  for name, options in CHOICES.items() if values[name] not in options]
+    for spec in dataclasses.fields(TrackerParams):
+        name = TRACKER_PREFIX + spec.name
+        param_type, descriptor = _tracker_descriptor(spec)
+        try:
+            value = node.declare_parameter(name, param_type, descriptor).value
+        except (InvalidParameterValueException, InvalidParameterTypeException) as err:
+            problems.append(f"parameter {name}: {err}")
+            node.declare_parameter(name, param_type, descriptor, ignore_override=True)
+            continue
+        if value is not None:
+            params.tracker_overrides[spec.name] = list(value) if isinstance(spec.default, tuple) else value
+    if params.profile in CHOICES["profile"]:
+        try:
+            params.tracker_params()
+        except ValueError as err:
+            problems.append(f"tracker parameters: {err}")
     params.problem = "; ".join(problems)
     return params

@@ -34,7 +34,7 @@ from vision_msgs.msg import Detection2DArray
 from jcat_ros.frame_buffer import Frame, FrameHistory, LatestFrame
 from jcat_ros.image_conversion import ImageConversionError, to_rgb8
 from jcat_ros.msg import TrackerState
-from jcat_ros.node_params import NodeParams, declare_node_params
+from jcat_ros.node_params import TRACKER_PREFIX, NodeParams, declare_node_params
 from jcat_ros.srv import InitTarget
 from jcat_ros.tracker_outputs import FrameResult, detections_msg, mask_msg, overlay, state_msg, state_name
 
@@ -351,9 +351,20 @@ class TrackerNode(LifecycleNode):
 
     # ---- parameters and diagnostics ----------------------------------------------------------------------------------
     def _on_set_parameters(self, parameters) -> SetParametersResult:
-        reasons = [self.params.update(p.name, p.value, self.tracker) for p in parameters]
-        reasons = [r for r in reasons if r]
-        return SetParametersResult(successful=not reasons, reason="; ".join(reasons))
+        reasons = [reason for p in parameters if (reason := self.params.update(p.name, p.value))]
+        if reasons:
+            return SetParametersResult(successful=False, reason="; ".join(reasons))
+        changes = {p.name.removeprefix(TRACKER_PREFIX): p.value for p in parameters
+                   if p.name.startswith(TRACKER_PREFIX)}
+        if changes and self.tracker is not None:
+
+            def apply() -> tuple[bool, str]:
+                self.tracker.update_params(**changes)
+                return True, ""
+
+            ok, reason = self._submit(apply) if self.running.is_set() else apply()
+            return SetParametersResult(successful=ok, reason=reason)
+        return SetParametersResult(successful=True)
 
     def _publish_diagnostics(self) -> None:
         now = time.monotonic()

@@ -14,11 +14,11 @@ from jcat_core.models.precision import Precision, autocast_dtype, resolve_device
 from jcat_core.tracker.network import JcatNetwork, TrackerNetwork, load_jcat_network
 from jcat_core.tracker.params import TrackerParams
 from jcat_core.tracker.standin import ColourKeyNetwork
-from jcat_core.tracker.tracker import JcatTracker, TrackerState, TrackOutput
+from jcat_core.tracker.tracker import RUNTIME_PARAMS, JcatTracker, TrackerState, TrackOutput
 
 STANDIN = "standin"
 
-__all__ = ["STANDIN", "JcatTracker", "TrackOutput", "TrackerParams", "TrackerState", "build_tracker"]
+__all__ = ["RUNTIME_PARAMS", "STANDIN", "JcatTracker", "TrackOutput", "TrackerParams", "TrackerState", "build_tracker"]
 
 
 def build_tracker(weights: str | os.PathLike[str] | torch.nn.Module | TrackerNetwork | None = None,

@@ -53,6 +53,16 @@ class TrackOutput:
     state: TrackerState
 
 
+# Parameters that only steer per-frame decisions, so they may change between two frames without a new tracker;
+# the others size crops, filters or histories.
+RUNTIME_PARAMS = frozenset({
+    "uncertainty_threshold", "confidence_accept_ratio", "sample_filter_ratio", "segmentation_uncertainty",
+    "scale_uncertainty", "hard_negative_threshold", "learning_rate", "hard_negative_learning_rate",
+    "update_interval", "segm_threshold", "segm_threshold_mask_init", "min_contour_area", "second_contour_ratio",
+    "area_change_scale", "area_change_position", "bank_interval", "bank_hard_negative_gap",
+})
+
+
 class JcatTracker:
     """Single-target tracker driven by any ``TrackerNetwork``. ``initialize`` once, then ``track`` every frame."""
 
@@ -76,6 +86,7 @@ class JcatTracker:
         self.position = (0.0, 0.0)
         self.size = (0.0, 0.0)
         self.lost = False
+        self.initialised_from_mask = False
         self.dcf = CorrelationFilter(self.params, self.device)
         self.sample_filter = SampleFilter(self.params)
         self.bank = MemoryBank(self.params)
@@ -85,6 +96,22 @@ class JcatTracker:
     @property
     def initialized(self) -> bool:
         return self.image_shape is not None
+
+    @property
+    def threshold(self) -> float:
+        """Foreground threshold on the segmentation softmax: lower when the target was given as a mask."""
+        p = self.params
+        return p.segm_threshold_mask_init if self.initialised_from_mask else p.segm_threshold
+
+    def update_params(self, **changes: object) -> None:
+        """Change parameters of RUNTIME_PARAMS between frames, keeping the target; others raise ValueError."""
+        fixed = sorted(set(changes) - RUNTIME_PARAMS)
+        if fixed:
+            raise ValueError(f"{fixed} cannot change while tracking (they size crops, filters or histories); "
+                             f"build a new tracker. Changeable: {sorted(RUNTIME_PARAMS)}")
+        self.params = self.params.with_overrides(**changes)
+        for part in (self.dcf, self.sample_filter, self.bank, self.scale):
+            part.params = self.params
 
     def initialize(self, image: np.ndarray, box: Box | None = None, mask: np.ndarray | None = None) -> None:
         """Start tracking the target given by ``box`` (x, y, w, h) or by an HxW ``mask`` in ``image``."""
@@ -115,13 +142,12 @@ class JcatTracker:
 
     # -- first frame --
     def _start(self, rgb: np.ndarray, box: Box, target_mask: np.ndarray | None) -> None:
-        p = self.params
         self.image_shape = rgb.shape[:2]
         self.frame = 1
         x, y, w, h = box
         self.position = (x + w / 2, y + h / 2)
         self.size = (w, h)
-        self.threshold = p.segm_threshold if target_mask is None else p.segm_threshold_mask_init
+        self.initialised_from_mask = target_mask is not None
         with torch.no_grad():
             frame = self._upload(rgb)
             self._start_dcf(frame)

@@ -6,8 +6,11 @@ plumbing is — headers, services, states, drops, lifecycle, parameters and bad 
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 
+import cv2
 import numpy as np
 import pytest
 
@@ -25,6 +28,9 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
 from sensor_msgs.msg import CompressedImage, Image  # noqa: E402
 from std_srvs.srv import Trigger  # noqa: E402
 from vision_msgs.msg import BoundingBox2D, Detection2DArray  # noqa: E402
+
+from jcat_core.data.synthetic import SyntheticSequence, synthetic_suite  # noqa: E402
+from jcat_ros.init_client import init_request  # noqa: E402
 
 TRACKER = "/jcat_tracker"
 CAMERA_ARGS = ["-m", "jcat_ros.camera_node", "--ros-args", "-p", "width:=320", "-p", "height:=240",
@@ -49,17 +55,6 @@ def iou(a, b) -> float:
     ih = max(0.0, min(ay + ah, by + bh) - max(ay, by))
     inter = iw * ih
     return inter / (aw * ah + bw * bh - inter) if inter > 0 else 0.0
-
-
-def init_request(box: tuple[float, float, float, float], stamp=None, target_id: str = "") -> InitTarget.Request:
-    request = InitTarget.Request(target_id=target_id)
-    x, y, w, h = (float(v) for v in box)
-    request.box.center.position.x = x + w / 2
-    request.box.center.position.y = y + h / 2
-    request.box.size_x, request.box.size_y = w, h
-    if stamp is not None:
-        request.stamp = stamp
-    return request
 
 
 class Session:
@@ -254,15 +249,71 @@ def test_lifecycle_transitions_and_parameter_checks(camera_and_tracker, probe) -
     out_of_range = set_param("history_size", 100000)
     assert not out_of_range.successful
     assert set_param("publish_mask", False).successful
+    assert set_param("tracker.uncertainty_threshold", 4.0).successful  # a threshold: changed while tracking
+    fixed = set_param("tracker.segm_size", 256)
+    assert not fixed.successful and "read-only" in fixed.reason.lower()
+    assert not set_param("tracker.segm_threshold", 2.0).successful  # outside [0, 1]
+    time.sleep(1.0)
+    assert session.states[-1].target_id != "" and session.states[-1].state != TrackerState.IDLE
 
 
 def test_invalid_startup_parameters_leave_the_node_up_in_error(spawn, probe) -> None:
-    spawn(*TRACKER_ARGS, "-p", "weights:=standin", "-p", "precision:=fp64", "-p", "history_size:=0")
+    spawn(*TRACKER_ARGS, "-p", "weights:=standin", "-p", "precision:=fp64", "-p", "history_size:=0",
+          "-p", "tracker.segm_size:=100")
     session = Session(probe)
     probe.wait_for(lambda: len(session.diagnostics) > 0, 30, "diagnostics")
     status = session.diagnostics[-1].status[0]
     assert status.level == status.ERROR
     assert "precision: 'fp64' is not one of fp32, fp16, bf16" in status.message
     assert "history_size" in status.message
+    assert "segm_size of 16" in status.message  # tracker.segm_size=100 is in range but not a multiple of 16
     response = session.init((1, 1, 5, 5))
     assert not response.success and "precision" in response.message  # answered: the node is still up
+
+
+def test_init_client_command(camera_and_tracker, ros_env) -> None:
+    session = camera_and_tracker
+    _, box = session.newest_truth()
+
+    def init_client(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "jcat_ros.init_client", *args], env=ros_env,
+                              capture_output=True, text=True, timeout=60)
+
+    x, y, w, h = box
+    ok = init_client("--box", f"{x},{y},{w},{h}", "--target-id", "cli")
+    assert (ok.returncode, ok.stdout.strip()) == (0, "tracking 'cli'"), ok.stderr
+    refused = init_client("--box", "10,10,0,5")
+    assert refused.returncode == 1 and "refused: degenerate box" in refused.stderr
+    assert init_client("--box", "1,2,3").returncode == 2
+    reset = init_client("--reset")
+    assert reset.returncode == 0 and "stopped tracking 'cli'" in reset.stdout
+    absent = init_client("--reset", "--node", "/nobody", "--timeout", "1")
+    assert absent.returncode == 3 and "no answer from /nobody/reset" in absent.stderr
+
+
+def test_compressed_transport_tracks_and_survives_undecodable_data(spawn, probe) -> None:
+    spawn(*TRACKER_ARGS, "-p", "weights:=standin", "-p", "image_transport:=compressed")
+    session = Session(probe)
+    publisher = probe.publisher(CompressedImage, "/image/compressed",
+                                QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE))
+    probe.wait_for(lambda: publisher.get_subscription_count() > 0, 60, "the node's compressed subscription")
+    sequence = SyntheticSequence(synthetic_suite(height=240, width=320, num_frames=40)["clean"])
+    sent = []
+    for index, frame in enumerate(sequence):
+        msg = CompressedImage(format="jpeg")
+        msg.header.stamp = probe.node.get_clock().now().to_msg()
+        msg.data = b"\xff\xd8 truncated" if index == 12 else cv2.imencode(".jpg", frame.image[..., ::-1])[1].tobytes()
+        publisher.publish(msg)
+        sent.append((msg.header.stamp, frame.box))
+        if index == 5:
+            time.sleep(0.3)
+            stamp, box = sent[3]
+            assert session.init(box, stamp, "jpeg").success
+        time.sleep(0.12)
+    probe.wait_for(lambda: session.diagnostics and int(session.diagnostic("frames_bad")) >= 1, 10,
+                   "the undecodable frame counted")
+    tracked = [m for m in list(session.states) if m.target_id == "jpeg" and m.state == TrackerState.TRACKING]
+    assert len(tracked) >= 15
+    truth = {s.sec * 1_000_000_000 + s.nanosec: b for s, b in sent}
+    overlaps = [iou(box_of(m.bbox), truth[stamp_ns(m.header)]) for m in tracked if stamp_ns(m.header) in truth]
+    assert float(np.mean(overlaps)) >= 0.6

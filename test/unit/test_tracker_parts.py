@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 import torch
 
+from jcat_core.data.synthetic import SyntheticSequence, synthetic_suite
+from jcat_core.tracker import RUNTIME_PARAMS, build_tracker
 from jcat_core.tracker.dcf import fourier_upsample, gauss_newton_step, mlu
 from jcat_core.tracker.geometry import CropWindow, box_iou, crop, fit_mask, paste_mask
 from jcat_core.tracker.memory_bank import MemoryBank
@@ -143,3 +145,21 @@ def test_scale_moves_at_most_five_percent_per_frame_and_large_area_changes_rejec
     unsure = estimator.decide(uncertainty=3.6, mask_area=110.0, polygon_area=110.0, target_area=100.0,
                               target_scale=1.0)
     assert unsure.accepted and unsure.scale_factor == 1.0
+
+
+def test_runtime_parameters_change_between_frames_and_fixed_ones_are_refused() -> None:
+    sequence = SyntheticSequence(synthetic_suite(height=96, width=128, num_frames=4)["clean"])
+    tracker = build_tracker(weights="standin", device="cpu")
+    tracker.initialize(sequence[0].image, box=sequence[0].box)
+    tracker.track(sequence[1].image)
+    tracker.update_params(uncertainty_threshold=4.0, segm_threshold=0.6)
+    assert tracker.params.uncertainty_threshold == 4.0 and tracker.threshold == 0.6
+    assert tracker.sample_filter.params is tracker.params and tracker.bank.params is tracker.params
+    tracker.track(sequence[2].image)
+    with pytest.raises(ValueError, match=r"\['segm_size'\] cannot change while tracking"):
+        tracker.update_params(segm_size=256)
+    with pytest.raises(ValueError, match="out of range"):
+        tracker.update_params(segm_threshold=2.0)
+    assert tracker.params.segm_threshold == 0.6  # a refused change leaves the parameters as they were
+    assert "segm_size" not in RUNTIME_PARAMS
+    tracker.track(sequence[3].image)
