@@ -18,6 +18,8 @@ ARGUMENTS = {
     "weights": ("", "JCAT weights file, 'standin', or empty for the default location"),
     "device": ("auto", "auto | cuda | cpu"),
     "transport": ("raw", "raw | compressed"),
+    "reliability": ("best_effort", "best_effort (matches sensor-data publishers) | reliable (needed for large "
+                                   "images where best-effort DDS loses fragments; see README)"),
     "config": (PathJoinSubstitution([FindPackageShare("jcat_ros"), "config", "tracker.yaml"]),
                "parameter file"),
     "namespace": ("", "namespace of the node"),
@@ -39,7 +41,7 @@ def generate_launch_description() -> LaunchDescription:
         parameters=[
             arg("config"),
             {"weights": arg("weights"), "device": arg("device"), "image_transport": arg("transport"),
-             "use_sim_time": arg("use_sim_time")},
+             "reliability": arg("reliability"), "use_sim_time": arg("use_sim_time")},
         ],
         remappings=[("image", image), ("image/compressed", [image, "/compressed"])],
     )

@@ -31,7 +31,8 @@ def test_launch_file_builds_a_launch_description_with_the_documented_arguments()
     description = module.generate_launch_description()
     assert isinstance(description, LaunchDescription)
     arguments = {e.name for e in description.entities if isinstance(e, DeclareLaunchArgument)}
-    assert arguments == {"image", "weights", "device", "transport", "config", "namespace", "name", "use_sim_time"}
+    assert arguments == {"image", "weights", "device", "transport", "reliability", "config", "namespace", "name",
+                         "use_sim_time"}
     [node] = [e for e in description.entities if isinstance(e, Node)]
     assert node.node_package == "jcat_ros" and node.node_executable == "tracker_node"
 
