@@ -28,9 +28,6 @@ from jcat_ros.probe import Probe, ProbeTimeoutError
 from jcat_ros.tracker_outputs import STATE_NAMES
 
 REPO = Path(__file__).resolve().parents[1]
-# The demo camera publishes reliably and the tracker subscribes reliably: with the Fast DDS of the PyPI wheels,
-# a best-effort subscription received about 1 in 6 frames of 640x480 rgb8 (0.9 MB) here, as large best-effort
-# samples lose UDP/SHM fragments without DDS tuning.
 TARGET_ID = "demo"
 
 
@@ -167,14 +164,12 @@ def run(args: argparse.Namespace) -> int:
         if shutil.which("ros2"):
             print("[demo] starting the tracker: ros2 launch jcat_ros tracker.launch.py image:=/camera/image_raw")
             processes.start("tracker", ["ros2", "launch", "jcat_ros", "tracker.launch.py",
-                                        "image:=/camera/image_raw", f"weights:={weights}", f"device:={args.device}",
-                                        "reliability:=reliable"])
+                                        "image:=/camera/image_raw", f"weights:={weights}", f"device:={args.device}"])
         else:
             print("[demo] starting the tracker: tracker_node (ros2 launch is not installed here)")
             processes.start("tracker", [sys.executable, "-m", "jcat_ros.tracker_node", "--ros-args", "--params-file",
                                         str(REPO / "config" / "tracker.yaml"), "-r", "image:=/camera/image_raw",
-                                        "-p", f"weights:={weights}", "-p", f"device:={args.device}",
-                                        "-p", "reliability:=reliable"])
+                                        "-p", f"weights:={weights}", "-p", f"device:={args.device}"])
         probe.wait_for(lambda: tracker_status(diagnostics), args.timeout, "the tracker node's diagnostics")
         if tracker_status(diagnostics).level == DiagnosticStatus.ERROR:
             print(f"[demo] the tracker node reports an error: {tracker_status(diagnostics).message}", file=sys.stderr)

@@ -255,6 +255,10 @@ done
 unset _jcat_pkg _jcat_site
 # The source tree comes first, so edits to jcat_core / jcat_ros apply without a rebuild.
 export PYTHONPATH="$JCAT_ROOT${PYTHONPATH:+:$PYTHONPATH}"
+# Fast DDS: a shared-memory segment large enough for camera frames (config/fastdds_large_images.xml says why).
+if [ "${RMW_IMPLEMENTATION:-rmw_fastrtps_cpp}" = rmw_fastrtps_cpp ]; then
+  export FASTDDS_DEFAULT_PROFILES_FILE="${FASTDDS_DEFAULT_PROFILES_FILE:-$JCAT_ROOT/config/fastdds_large_images.xml}"
+fi
 EOF
 } > "$ENV_SCRIPT.tmp"
 mv "$ENV_SCRIPT.tmp" "$ENV_SCRIPT"
