@@ -1,0 +1,622 @@
+"""What the ROS node adds to the JCAT tracker: the same frames through `track()` in-process and through the node.
+
+1. In-process: the tracker (stand-in colour-key network by default, to isolate transport cost) is initialised on
+   frame 0 of a synthetic sequence and `track()` is timed on every later frame (median, p95, fps). Its mean over
+   the second half of the sequence is the sustained cost per frame (the DCF filter refresh every update_interval
+   frames is much slower than a plain frame and grows with the sample memory); the default publish rate is 0.8 x
+   the fps that mean allows.
+2. Through ROS, once per image-subscription reliability (the node's `reliability` parameter; default: both):
+   `python -m jcat_ros.tracker_node` runs as a separate process in its own DDS domain (random ROS_DOMAIN_ID,
+   discovery limited to this host). This process holds one rclpy node that publishes the same frames as rgb8
+   sensor_msgs/Image on `image` (reliable, depth 5, like jcat_ros.camera_node) with header.stamp = wall clock at
+   publication, at a fixed rate (default 0.8 x the sustainable in-process fps), after ~/init on frame 0 with its
+   ground-truth box and stamp; a spin thread of the same node records ~/state and /diagnostics. So publisher and
+   subscriber share this process and the tracker node is the only other process.
+   Latency = receipt of the TrackerState (wall clock in the subscription callback) - header.stamp of its frame, on
+   one host clock. The middleware's receive timestamp and the node's own latency_ms (its publish time - stamp)
+   split it into inbound + queue + tracking, outbound transport and this process's executor delay.
+   Drops = tracked frames published - states received; the node's /diagnostics counters say where frames were
+   lost: never received by the node (transport), replaced in its one-frame mailbox (TrackerState.frames_dropped)
+   or after processing.
+3. ROS overhead = median latency through the node - median in-process track() (ms), and their ratio. Goal: <= 3 ms
+   at 640x480 and no drops at a rate the tracker can sustain.
+
+    python benchmarks/ros_latency.py                                  # 640x480, CPU, stand-in, both QoS
+    python benchmarks/ros_latency.py --reliability best_effort --shm-segment-mb 16   # Fast DDS with a larger SHM
+    python benchmarks/ros_latency.py --device cuda --weights ~/.cache/jcat/JcatNet.pth.tar             # GPU machine
+
+--shm-segment-mb N writes a Fast DDS XML profile (shared-memory segment of N MiB + UDPv4) and points
+FASTDDS_DEFAULT_PROFILES_FILE of both processes at it; 0 keeps the rmw's defaults (512 KiB segment).
+The first --warmup tracked frames are left out of the latency statistics (both paths), not out of the drop count.
+"""
+
+from __future__ import annotations
+
+import argparse
+import array
+import os
+import platform
+import random
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+NODE = "/jcat_tracker"
+GOAL_MS = 3.0
+TRACKING = 1  # TrackerState.TRACKING
+FASTDDS_PROFILE = """<?xml version="1.0" encoding="UTF-8" ?>
+<dds xmlns="http://www.eprosima.com"><profiles>
+  <transport_descriptors>
+    <transport_descriptor><transport_id>shm</transport_id><type>SHM</type><segment_size>{size}</segment_size>
+    </transport_descriptor>
+    <transport_descriptor><transport_id>udp</transport_id><type>UDPv4</type></transport_descriptor>
+  </transport_descriptors>
+  <participant profile_name="jcat_bench" is_default_profile="true"><rtps>
+    <userTransports><transport_id>shm</transport_id><transport_id>udp</transport_id></userTransports>
+    <useBuiltinTransports>false</useBuiltinTransports>
+  </rtps></participant>
+</profiles></dds>
+"""
+
+
+# ---- options and machine facts ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Options:
+    frames: int
+    rate: float | None  # Hz; None = 0.8 x the sustainable in-process fps
+    width: int
+    height: int
+    device: str
+    weights: str
+    reliabilities: tuple[str, ...]
+    shm_segment_mb: int
+    warmup: int
+    startup_timeout: float
+    keep_log: bool
+
+
+def parse_args(argv: list[str] | None = None) -> Options:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--frames", type=int, default=300, help="frames in the sequence (frame 0 is the init frame)")
+    parser.add_argument("--rate", type=float, default=None, help="publish rate in Hz (default 0.8 x sustainable fps)")
+    parser.add_argument("--width", type=int, default=640)
+    parser.add_argument("--height", type=int, default=480)
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    parser.add_argument("--weights", default="standin", help="'standin' or a JcatNet weight file")
+    parser.add_argument("--reliability", choices=("best_effort", "reliable", "both"), default="both",
+                        help="the node's image subscription QoS (its default is best_effort)")
+    parser.add_argument("--shm-segment-mb", type=int, default=0, help="Fast DDS shared-memory segment (0 = default)")
+    parser.add_argument("--warmup", type=int, default=5, help="tracked frames left out of the latency statistics")
+    parser.add_argument("--startup-timeout", type=float, default=90.0, help="seconds to wait for the node")
+    parser.add_argument("--keep-log", action="store_true", help="keep the node's log files")
+    args = parser.parse_args(argv)
+    if args.frames < args.warmup + 10:
+        parser.error(f"--frames must be at least --warmup + 10 ({args.warmup + 10})")
+    if args.rate is not None and args.rate <= 0:
+        parser.error("--rate must be > 0")
+    if args.shm_segment_mb < 0:
+        parser.error("--shm-segment-mb must be >= 0")
+    if args.weights != "standin":
+        args.weights = str(Path(args.weights).expanduser().resolve())
+        if not Path(args.weights).is_file():
+            parser.error(f"--weights: no such file {args.weights}")
+    reliabilities = ("best_effort", "reliable") if args.reliability == "both" else (args.reliability,)
+    return Options(args.frames, args.rate, args.width, args.height, args.device, args.weights, reliabilities,
+                   args.shm_segment_mb, args.warmup, args.startup_timeout, args.keep_log)
+
+
+def check_device(device: str) -> None:
+    import torch
+
+    if device == "cuda" and not torch.cuda.is_available():
+        sys.exit(f"--device cuda: no CUDA device is available to this torch ({torch.__version__}); "
+                 "run on the GPU machine or use --device cpu")
+
+
+def machine_facts(opts: Options) -> dict[str, str]:
+    from importlib.metadata import version
+
+    import torch
+
+    from jcat_ros.image_conversion import BACKEND
+
+    cpu = platform.processor() or "?"
+    with suppress(OSError, StopIteration):
+        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                   if line.startswith("model name"))
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    rmw = os.environ.get("RMW_IMPLEMENTATION", "default")
+    shm = f"{opts.shm_segment_mb} MiB SHM segment (XML profile)" if opts.shm_segment_mb else "rmw default transports"
+    return {
+        "cpu": f"{cpu}, {usable} usable cores (of {os.cpu_count()})",
+        "load average at start": " ".join(f"{v:.2f}" for v in os.getloadavg()),
+        "python / torch": f"{platform.python_version()} / {torch.__version__} ({torch.get_num_threads()} threads)",
+        "rclpy / rmw": f"{version('rclpy')} / {rmw}, {shm}",
+        "image conversion backend": BACKEND,
+        "device": f"cuda ({torch.cuda.get_device_name(0)})" if opts.device == "cuda" else opts.device,
+    }
+
+
+# ---- frames and statistics ------------------------------------------------------------------------------------------
+@dataclass
+class Frames:
+    images: list[np.ndarray]
+    box0: tuple[float, float, float, float]  # ground truth (x, y, w, h) on frame 0
+
+
+def load_frames(height: int, width: int, frames: int) -> Frames:
+    from jcat_core.data.synthetic import SyntheticSequence, synthetic_suite
+
+    sequence = SyntheticSequence(synthetic_suite(height, width, frames)["clean"])
+    return Frames([frame.image for frame in sequence], tuple(float(v) for v in sequence[0].box))
+
+
+@dataclass(frozen=True)
+class Summary:
+    count: int
+    median: float
+    p95: float
+    max: float
+
+    @classmethod
+    def of(cls, values: list[float]) -> Summary:
+        if not values:
+            return cls(0, float("nan"), float("nan"), float("nan"))
+        return cls(len(values), statistics.median(values), float(np.percentile(values, 95)), max(values))
+
+    def cell(self) -> str:
+        return f"{self.median:6.2f} {self.p95:6.2f} {self.max:6.1f}" if self.count else "-"
+
+
+# ---- 1. in-process ------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class InProcess:
+    track: Summary  # per-frame track() time, ms
+    sustained_ms: float  # mean track() time over the second half of the sequence: the cost per frame in the long
+    # run, which the median hides (the DCF filter refresh every update_interval frames takes far longer)
+
+    @property
+    def sustainable_fps(self) -> float:
+        return 1000 / self.sustained_ms
+
+
+def time_in_process(frames: Frames, device: str, weights: str, warmup: int) -> InProcess:
+    """track() time per frame in ms, the tracker initialised on frame 0."""
+    import torch
+
+    from jcat_core.tracker import build_tracker
+
+    tracker = build_tracker(weights=weights, device=device)
+    tracker.initialize(frames.images[0], box=frames.box0)
+    sync: Callable[[], None] = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+    times_ms = []
+    for image in frames.images[1:]:
+        start = time.perf_counter()
+        tracker.track(image)
+        sync()
+        times_ms.append(1000 * (time.perf_counter() - start))
+    return InProcess(Summary.of(times_ms[warmup:]), statistics.fmean(times_ms[len(times_ms) // 2 :]))
+
+
+# ---- 2. through the node ------------------------------------------------------------------------------------------
+def ros_environment(domain_id: int, shm_segment_mb: int) -> dict[str, str]:
+    """Variables both processes need: the domain, localhost discovery and, optionally, the Fast DDS profile."""
+    env = {"ROS_DOMAIN_ID": str(domain_id), "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST", "PYTHONUNBUFFERED": "1"}
+    if shm_segment_mb:
+        profile = Path(tempfile.gettempdir()) / f"jcat_bench_fastdds_shm{shm_segment_mb}.xml"
+        profile.write_text(FASTDDS_PROFILE.format(size=shm_segment_mb * 1024 * 1024))
+        env["FASTDDS_DEFAULT_PROFILES_FILE"] = str(profile)
+    return env
+
+
+@contextmanager
+def tracker_process(opts: Options, reliability: str, env: dict[str, str]
+                    ) -> Iterator[tuple[subprocess.Popen, Path]]:
+    """The tracker node in its own process; always stopped on exit (SIGINT, then SIGTERM, then SIGKILL)."""
+    log_path = Path(tempfile.mkstemp(prefix=f"jcat_tracker_node_{reliability}_", suffix=".log")[1])
+    command = [sys.executable, "-m", "jcat_ros.tracker_node", "--ros-args", "-p", f"weights:={opts.weights}",
+               "-p", f"device:={opts.device}", "-p", f"reliability:={reliability}"]
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(command, cwd=REPO, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        yield proc, log_path
+    except BaseException:
+        tail = log_path.read_text(errors="replace").splitlines()[-30:]
+        print(f"--- tracker node log ({log_path}), last lines ---", *tail, sep="\n", file=sys.stderr)
+        raise
+    finally:
+        stop_process(proc)
+
+
+def stop_process(proc: subprocess.Popen) -> None:
+    for sig, wait_s in ((signal.SIGINT, 10.0), (signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
+        if proc.poll() is not None:
+            return
+        proc.send_signal(sig)
+        with suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=wait_s)
+
+
+@dataclass(frozen=True)
+class Received:
+    """A TrackerState as it arrived here."""
+
+    stamp_ns: int
+    state: int
+    node_latency_ms: float
+    frames_dropped: int
+    receipt_ns: int  # wall clock in the subscription callback
+    rmw_received_ns: int  # the middleware's receive time (0 when the rmw does not give one)
+
+
+@dataclass
+class Recorder:
+    states: list[Received] = field(default_factory=list)
+    diagnostics: list[tuple[int, dict[str, str]]] = field(default_factory=list)  # (receipt ns, values)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def on_state(self, msg, info) -> None:
+        receipt = time.time_ns()
+        stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+        item = Received(stamp, msg.state, msg.latency_ms, msg.frames_dropped, receipt,
+                        int(info.get("received_timestamp", 0)))
+        with self.lock:
+            self.states.append(item)
+
+    def on_diagnostics(self, msg) -> None:
+        for status in msg.status:
+            if status.name.startswith("jcat_tracker"):
+                with self.lock:
+                    self.diagnostics.append((time.time_ns(), {kv.key: kv.value for kv in status.values}))
+
+    def snapshot(self) -> tuple[list[Received], list[tuple[int, dict[str, str]]]]:
+        with self.lock:
+            return list(self.states), list(self.diagnostics)
+
+    def has_stamp(self, stamp_ns: int) -> bool:
+        with self.lock:
+            return any(r.stamp_ns == stamp_ns for r in self.states)
+
+
+class Client:
+    """One rclpy node in this process: image publisher, ~/init client, ~/state and /diagnostics subscribers.
+    Every entity is created before the spin thread starts (rclpy must not create entities during a wait)."""
+
+    def __init__(self, domain_id: int) -> None:
+        import rclpy
+        from diagnostic_msgs.msg import DiagnosticArray
+        from jcat_ros.msg import TrackerState
+        from jcat_ros.srv import InitTarget
+        from rclpy.executors import SingleThreadedExecutor
+        from rclpy.qos import QoSProfile, ReliabilityPolicy
+        from rclpy.signals import SignalHandlerOptions
+        from sensor_msgs.msg import Image
+
+        self.context = rclpy.Context()
+        rclpy.init(context=self.context, domain_id=domain_id, signal_handler_options=SignalHandlerOptions.NO)
+        self.node = rclpy.create_node("jcat_latency_bench", context=self.context)
+        self.recorder = Recorder()
+        self.image_pub = self.node.create_publisher(Image, "image",
+                                                    QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE))
+        self.state_sub = self.node.create_subscription(TrackerState, f"{NODE}/state", self.recorder.on_state,
+                                                       QoSProfile(depth=200, reliability=ReliabilityPolicy.RELIABLE))
+        self.node.create_subscription(DiagnosticArray, "/diagnostics", self.recorder.on_diagnostics, 10)
+        self.init_client = self.node.create_client(InitTarget, f"{NODE}/init")
+        self.executor = SingleThreadedExecutor(context=self.context)
+        self.executor.add_node(self.node)
+        self.thread = threading.Thread(target=self._spin, name="bench_spin", daemon=True)
+        self.thread.start()
+
+    def _spin(self) -> None:
+        from rclpy.executors import ExternalShutdownException
+
+        with suppress(ExternalShutdownException, RuntimeError):
+            while self.context.ok():
+                self.executor.spin_once(timeout_sec=0.05)
+
+    def close(self) -> None:
+        self.context.try_shutdown()
+        self.thread.join(timeout=5)
+        self.executor.shutdown(timeout_sec=1.0)
+        self.node.destroy_node()
+
+
+def image_msg(image: np.ndarray, stamp_ns: int):
+    """An rgb8 Image stamped `stamp_ns`; the data goes in as array.array, rclpy's fast path (no per-byte check)."""
+    from sensor_msgs.msg import Image
+
+    height, width = image.shape[:2]
+    msg = Image(height=height, width=width, encoding="rgb8", is_bigendian=0, step=width * 3)
+    msg.data = array.array("B", image.tobytes())
+    msg.header.frame_id = "camera"
+    set_stamp(msg.header, stamp_ns)
+    return msg
+
+
+def set_stamp(header, stamp_ns: int) -> None:
+    header.stamp.sec, header.stamp.nanosec = divmod(stamp_ns, 1_000_000_000)
+
+
+def wait_until(condition: Callable[[], bool], timeout: float, what: str, proc: subprocess.Popen) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if condition():
+            return
+        if proc.poll() is not None:
+            raise RuntimeError(f"the tracker node exited (status {proc.returncode}) while waiting for {what}")
+        time.sleep(0.01)
+    raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def deliver_frame0(client: Client, frames: Frames, proc: subprocess.Popen, tries: int = 30) -> tuple[int, int]:
+    """Publish frame 0 until the node answers it with an IDLE state; (its stamp, copies sent)."""
+    for copy in range(1, tries + 1):
+        stamp_ns = time.time_ns()
+        client.image_pub.publish(image_msg(frames.images[0], stamp_ns))
+        with suppress(TimeoutError):
+            wait_until(lambda s=stamp_ns: client.recorder.has_stamp(s), 0.5, "the state of frame 0", proc)
+            return stamp_ns, copy
+    raise TimeoutError(f"none of {tries} copies of frame 0 was answered by the tracker node")
+
+
+def initialise(client: Client, frames: Frames, proc: subprocess.Popen, timeout: float) -> tuple[int, int]:
+    """Wait for the node, get frame 0 to it, ~/init on that frame; (frame 0's stamp, copies of frame 0 sent)."""
+    from jcat_ros.init_client import init_request
+
+    wait_until(lambda: client.image_pub.get_subscription_count() > 0 and client.state_sub.get_publisher_count() > 0
+               and client.init_client.service_is_ready(), timeout, "the tracker node's topics and ~/init", proc)
+    stamp_ns, copies = deliver_frame0(client, frames, proc)
+    request = init_request(frames.box0, target_id="bench")
+    set_stamp(request, stamp_ns)
+    future = client.init_client.call_async(request)
+    wait_until(future.done, 60.0, "the ~/init response", proc)
+    if not future.result().success:
+        raise RuntimeError(f"~/init refused: {future.result().message}")
+    return stamp_ns, copies
+
+
+def publish_frames(client: Client, frames: Frames, rate: float) -> tuple[dict[int, int], float]:
+    """Frames 1.. at `rate` Hz on an absolute schedule; ({stamp ns: frame index}, the achieved rate)."""
+    period = 1.0 / rate
+    stamps: dict[int, int] = {}
+    start = time.perf_counter()
+    for index in range(1, len(frames.images)):
+        delay = start + (index - 1) * period - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        msg = image_msg(frames.images[index], 0)  # copying the pixels in is not part of the latency
+        stamp_ns = time.time_ns()
+        set_stamp(msg.header, stamp_ns)
+        client.image_pub.publish(msg)
+        stamps[stamp_ns] = index
+    elapsed = time.perf_counter() - start
+    return stamps, (len(stamps) - 1) / elapsed if elapsed > 0 else float("nan")
+
+
+def wait_for_tail(client: Client, stamps: dict[int, int], proc: subprocess.Popen) -> None:
+    """Until every published frame has a state or none came for 2 s; then until a fresh /diagnostics message."""
+    last_count, quiet_since = -1, time.monotonic()
+    while time.monotonic() - quiet_since < 2.0:
+        count = sum(1 for r in client.recorder.snapshot()[0] if r.stamp_ns in stamps)
+        if count >= len(stamps):
+            break
+        if count != last_count:
+            last_count, quiet_since = count, time.monotonic()
+        time.sleep(0.05)
+    settled = time.time_ns()
+    with suppress(TimeoutError):
+        wait_until(lambda: any(t > settled for t, _ in client.recorder.snapshot()[1]), 5.0,
+                   "a /diagnostics message after the last state", proc)
+
+
+@dataclass
+class RosResult:
+    reliability: str
+    rate_achieved: float
+    published: int  # tracked frames published (frame 0 not included)
+    states: int  # states received for them
+    fps: float  # states received per second
+    e2e: Summary  # receipt here - stamp, ms
+    e2e_rmw: Summary  # rmw receive time here - stamp, ms
+    node_latency: Summary  # TrackerState.latency_ms (node publish - stamp)
+    outbound: Summary  # e2e - node latency
+    frame0_copies: int  # copies of frame 0 sent before the node answered one
+    node_dropped: int  # TrackerState.frames_dropped of the last state
+    diag: dict[str, str]  # last /diagnostics values of the node
+    not_tracking: int  # states received whose state was not TRACKING
+    worst: list[tuple[int, float]] = field(default_factory=list)  # (frame index, e2e ms) of the slowest frames
+    log_path: Path | None = None
+    log_problems: list[str] = field(default_factory=list)
+    error: str = ""  # why the run could not measure anything
+
+    @classmethod
+    def failed(cls, reliability: str, error: str) -> RosResult:
+        nothing = Summary.of([])
+        return cls(reliability, float("nan"), 0, 0, float("nan"), nothing, nothing, nothing, nothing, 0, -1, {}, 0,
+                   error=error)
+
+    @property
+    def drops(self) -> int:
+        return self.published - self.states
+
+
+def run_through_ros(opts: Options, frames: Frames, rate: float, reliability: str) -> RosResult:
+    domain_id = random.randint(1, 100)
+    env = ros_environment(domain_id, opts.shm_segment_mb)
+    saved = {key: os.environ.get(key) for key in env}
+    os.environ.update(env)  # read when this process's DDS participant is created
+    try:
+        with tracker_process(opts, reliability, env) as (proc, log_path):
+            client = Client(domain_id)
+            try:
+                _, copies = initialise(client, frames, proc, opts.startup_timeout)
+                stamps, achieved = publish_frames(client, frames, rate)
+                wait_for_tail(client, stamps, proc)
+                states, diagnostics = client.recorder.snapshot()
+            finally:
+                client.close()
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    result = summarise(reliability, stamps, states, diagnostics, achieved, opts.warmup, copies)
+    result.log_path, result.log_problems = log_path, node_log_problems(log_path)
+    return result
+
+
+def summarise(reliability: str, stamps: dict[int, int], states: list[Received],
+              diagnostics: list[tuple[int, dict[str, str]]], achieved: float, warmup: int,
+              frame0_copies: int) -> RosResult:
+    mine = [r for r in states if r.stamp_ns in stamps]
+    measured = [r for r in mine if stamps[r.stamp_ns] > warmup]
+    e2e = [(r.receipt_ns - r.stamp_ns) / 1e6 for r in measured]
+    span_s = (mine[-1].receipt_ns - mine[0].receipt_ns) / 1e9 if len(mine) > 1 else 0.0
+    worst = sorted(((stamps[r.stamp_ns], ms) for r, ms in zip(measured, e2e, strict=True)), key=lambda x: -x[1])
+    return RosResult(
+        reliability=reliability, rate_achieved=achieved, published=len(stamps), states=len(mine),
+        fps=(len(mine) - 1) / span_s if span_s > 0 else float("nan"),
+        e2e=Summary.of(e2e),
+        e2e_rmw=Summary.of([(r.rmw_received_ns - r.stamp_ns) / 1e6 for r in measured if r.rmw_received_ns]),
+        node_latency=Summary.of([r.node_latency_ms for r in measured]),
+        outbound=Summary.of([ms - r.node_latency_ms for r, ms in zip(measured, e2e, strict=True)]),
+        frame0_copies=frame0_copies,
+        node_dropped=states[-1].frames_dropped if states else -1,
+        diag=diagnostics[-1][1] if diagnostics else {},
+        not_tracking=sum(1 for r in mine if r.state != TRACKING),
+        worst=worst[:3],
+    )
+
+
+def node_log_problems(log_path: Path) -> list[str]:
+    text = log_path.read_text(errors="replace") if log_path.exists() else ""
+    return [line for line in text.splitlines() if any(w in line for w in ("WARN", "ERROR", "Traceback"))]
+
+
+# ---- 3. report ------------------------------------------------------------------------------------------------------
+LABEL, CELL = 50, 26
+
+
+def line(label: str, cells: list[str], note: str = "") -> str:
+    return (f"  {label:<{LABEL}s}" + "".join(f"{c:>{CELL}s}" for c in cells) + (f"   {note}" if note else "")).rstrip()
+
+
+def ros_rows(results: list[RosResult], local: Summary) -> list[str]:
+    def each(get: Callable[[RosResult], str]) -> list[str]:
+        return [get(r) for r in results]
+
+    def node_count(r: RosResult, key: str) -> str:
+        return r.diag.get(key, "?")
+
+    def never_arrived(r: RosResult) -> str:
+        if "frames_received" not in r.diag:
+            return "?"
+        return str(r.published + r.frame0_copies - int(r.diag["frames_received"]))
+
+    return [
+        line("image subscription QoS (node param reliability)", each(lambda r: r.reliability)),
+        line("publish rate achieved [Hz]", each(lambda r: f"{r.rate_achieved:.1f}")),
+        line("tracked frames published / states received", each(lambda r: f"{r.published} / {r.states}")),
+        line("states received per second", each(lambda r: f"{r.fps:.1f}")),
+        line("latency [ms]                       median / p95 / max", ["" for _ in results]),
+        line("  stamp -> ~/state in callback here (e2e)", each(lambda r: r.e2e.cell())),
+        line("  stamp -> middleware receive here", each(lambda r: r.e2e_rmw.cell())),
+        line("  node's latency_ms (stamp -> its publish)", each(lambda r: r.node_latency.cell()),
+             "inbound + wait + convert + track"),
+        line("  outbound (e2e - node's latency_ms)", each(lambda r: r.outbound.cell())),
+        line("  slowest frames (index:ms)", each(lambda r: " ".join(f"{i}:{ms:.0f}" for i, ms in r.worst))),
+        line("drops: published - states received", each(lambda r: str(r.drops))),
+        line("  never reached the node (sent - node received)", each(never_arrived),
+             "sent includes the frame-0 copies"),
+        line("  node frames_dropped (last TrackerState)", each(lambda r: str(r.node_dropped)),
+             "replaced in the node's mailbox"),
+        line("  node received / processed / bad (diagnostics)", each(
+            lambda r: "/".join(node_count(r, k) for k in ("frames_received", "frames_processed", "frames_bad")))),
+        line("  copies of frame 0 sent before one got through", each(lambda r: str(r.frame0_copies))),
+        line("states not TRACKING", each(lambda r: str(r.not_tracking))),
+        line("ROS overhead: median e2e - median track() [ms]", each(lambda r: f"{r.e2e.median - local.median:.2f}"),
+             f"goal <= {GOAL_MS:g} ms"),
+        line("ratio: median e2e / median track()", each(lambda r: f"{r.e2e.median / local.median:.2f}x")),
+    ]
+
+
+def verdict(result: RosResult, local: Summary) -> str:
+    if result.error:
+        return f"VERDICT [{result.reliability}]: FAIL: nothing measured: {result.error}"
+    overhead = result.e2e.median - local.median
+    if overhead < 0:
+        return (f"VERDICT [{result.reliability}]: INCONCLUSIVE: the in-process median ({local.median:.2f} ms) is above "
+                f"the node's ({result.e2e.median:.2f} ms): the machine was busier during the baseline; run again")
+    ok_latency, ok_drops = overhead <= GOAL_MS, result.drops == 0 and result.node_dropped == 0
+    drops = ("drops nothing" if ok_drops else
+             f"drops {result.drops} of {result.published} (node mailbox: {result.node_dropped})")
+    return (f"VERDICT [{result.reliability}]: {'PASS' if ok_latency and ok_drops else 'FAIL'}: ROS adds "
+            f"{overhead:.2f} ms median ({'<=' if ok_latency else '>'} {GOAL_MS:g} ms goal) and {drops} at "
+            f"{result.rate_achieved:.1f} Hz")
+
+
+def report(opts: Options, facts: dict[str, str], local: InProcess, results: list[RosResult], rate: float,
+           wall_s: float) -> str:
+    title = (f"JCAT through ROS 2 vs in-process: {opts.width}x{opts.height} rgb8, weights={opts.weights}, "
+             f"{opts.frames} frames (frame 0 = init; the first {opts.warmup} tracked ones not in the latency stats)")
+    lines = [title, *(line(k, [], v) for k, v in facts.items())]
+    lines.append(line("in-process track() [ms]          median / p95 / max", [local.track.cell()],
+                      f"{1000 / local.track.median:.1f} fps at the median"))
+    lines.append(line("in-process mean track(), second half [ms]", [f"{local.sustained_ms:.2f}"],
+                      f"sustainable {local.sustainable_fps:.1f} fps"))
+    lines.append(line("publish rate requested [Hz]", [f"{rate:.1f}"],
+                      "--rate" if opts.rate else "0.8 x sustainable fps"))
+    lines += ros_rows(results, local.track)
+    lines.append(line("benchmark wall time [s]", [f"{wall_s:.1f}"]))
+    lines += [verdict(r, local.track) for r in results]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    opts = parse_args(argv)
+    check_device(opts.device)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the finally blocks (node shutdown) on SIGTERM
+    started = time.monotonic()
+    facts = machine_facts(opts)
+    frames = load_frames(opts.height, opts.width, opts.frames)
+    local = time_in_process(frames, opts.device, opts.weights, opts.warmup)
+    rate = opts.rate or 0.8 * local.sustainable_fps
+    print(f"in-process track(): median {local.track.median:.2f} ms, mean over the second half "
+          f"{local.sustained_ms:.2f} ms -> publishing at {rate:.1f} Hz", flush=True)
+    results = []
+    try:
+        for reliability in opts.reliabilities:
+            print(f"through the node, reliability {reliability} ...", flush=True)
+            try:
+                results.append(run_through_ros(opts, frames, rate, reliability))
+            except (RuntimeError, TimeoutError) as err:
+                results.append(RosResult.failed(reliability, str(err)))
+    except KeyboardInterrupt:
+        print("interrupted; the tracker node was stopped", file=sys.stderr)
+        return 130
+    print(report(opts, facts, local, results, rate, time.monotonic() - started))
+    for result in results:
+        if result.log_problems:
+            print(f"node log [{result.reliability}]: {len(result.log_problems)} warning/error line(s), e.g. "
+                  f"{result.log_problems[0]}; kept at {result.log_path}")
+        elif opts.keep_log:
+            print(f"node log [{result.reliability}] kept at {result.log_path}")
+        elif result.log_path:
+            result.log_path.unlink(missing_ok=True)
+    return 1 if any(r.error for r in results) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
