@@ -137,7 +137,9 @@ def machine_facts(opts: Options) -> dict[str, str]:
                    if line.startswith("model name"))
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     rmw = os.environ.get("RMW_IMPLEMENTATION", "default")
-    shm = f"{opts.shm_segment_mb} MiB SHM segment (XML profile)" if opts.shm_segment_mb else "rmw default transports"
+    inherited = os.environ.get("FASTDDS_DEFAULT_PROFILES_FILE")
+    shm = (f"{opts.shm_segment_mb} MiB SHM segment (XML profile)" if opts.shm_segment_mb
+           else f"profile {Path(inherited).name}" if inherited else "rmw default transports")
     return {
         "cpu": f"{cpu}, {usable} usable cores (of {os.cpu_count()})",
         "load average at start": " ".join(f"{v:.2f}" for v in os.getloadavg()),

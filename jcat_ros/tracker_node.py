@@ -26,6 +26,7 @@ from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallb
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.qos import QoSProfile, ReliabilityPolicy
+from rclpy.subscription import MessageInfo
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 from std_srvs.srv import Trigger
@@ -57,6 +58,8 @@ class Stats:
     received: int = 0
     processed: int = 0
     bad_frames: int = 0
+    lost_before_node: int = 0  # sent by a publisher but never delivered to the callback
+    last_sequence: dict[str, int] = field(default_factory=dict)  # publisher gid -> last publication sequence
     last_error: str = ""
     latencies_ms: collections.deque = field(default_factory=lambda: collections.deque(maxlen=1000))
     processed_at_last_report: int = 0
@@ -181,13 +184,26 @@ class TrackerNode(LifecycleNode):
             torch.cuda.empty_cache()
 
     # ---- input ---------------------------------------------------------------------------------------------------
-    def _on_image(self, msg: Image | CompressedImage) -> None:
+    def _on_image(self, msg: Image | CompressedImage, info: MessageInfo) -> None:
         now_ns = self.get_clock().now().nanoseconds
         frame = Frame(stamp_ns=msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec, msg=msg,
                       received_ns=now_ns)
         self.stats.received += 1
+        self._count_transport_losses(info)
         self.history.add(frame)
         self.mailbox.put(frame)
+
+    def _count_transport_losses(self, info: MessageInfo) -> None:
+        """Frames a publisher sent that never reached this callback (lost in DDS or overwritten in the depth-1
+        queue), from gaps in its publication sequence numbers."""
+        sequence = info.get("publication_sequence_number")
+        if not sequence:
+            return  # the middleware does not report sequence numbers
+        publisher = str(info.get("publisher_gid"))
+        previous = self.stats.last_sequence.get(publisher)
+        if previous is not None and sequence > previous + 1:
+            self.stats.lost_before_node += sequence - previous - 1
+        self.stats.last_sequence[publisher] = sequence
 
     # ---- services ------------------------------------------------------------------------------------------------
     def _refusal(self) -> str:
@@ -392,6 +408,7 @@ class TrackerNode(LifecycleNode):
             "frames_received": str(self.stats.received),
             "frames_processed": str(self.stats.processed),
             "frames_dropped": str(self.mailbox.dropped),
+            "frames_lost_before_node": str(self.stats.lost_before_node),
             "frames_bad": str(self.stats.bad_frames),
             "last_frame_error": self.stats.last_error,
         }
