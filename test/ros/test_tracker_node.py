@@ -122,6 +122,12 @@ def test_tracks_with_input_headers_then_resets_and_reinitialises(camera_and_trac
     assert set(np.unique(np.frombuffer(bytes(mask.data), np.uint8))) <= {0, 255}
     assert states[-1].latency_ms > 0 and states[-1].frames_tracked >= len(states)
 
+    # The overlay is drawn only for a subscriber: none arrives until someone listens.
+    debug = session.probe.record(Image, f"{TRACKER}/debug_image")
+    session.probe.wait_for(lambda: len(debug) >= 2, 20, "debug images once subscribed")
+    assert (debug[-1].encoding, debug[-1].width, debug[-1].height) == ("rgb8", 320, 240)
+    assert stamp_ns(debug[-1].header) in {stamp_ns(m.header) for m in list(session.states)}
+
     reset = session.probe.call(Trigger, f"{TRACKER}/reset", Trigger.Request())
     assert reset.success and "ball" in reset.message
     since = len(session.states)
