@@ -38,5 +38,13 @@ setup(
         "torch>=2.4",
     ],
     extras_require=EXTRAS,
-    entry_points={"console_scripts": ["jcat-export = jcat_core.cli.export:main"]},
+    entry_points={
+        "console_scripts": [
+            "jcat-export = jcat_core.cli.export:main",
+            # The ROS executables, for machines where colcon did not install them into lib/jcat_ros.
+            "tracker_node = jcat_ros.tracker_node:main",
+            "camera_node = jcat_ros.camera_node:main",
+            "init_client = jcat_ros.init_client:main",
+        ]
+    },
 )

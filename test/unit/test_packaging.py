@@ -61,3 +61,7 @@ def test_pip_wheel_holds_jcat_core_and_jcat_ros(tmp_path: Path) -> None:
     requires = zipfile.ZipFile(wheel).read(metadata).decode()
     assert "Requires-Dist: torch" in requires
     assert "Provides-Extra: ros" in requires
+    entry_points = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
+    for script in ("jcat-export = jcat_core.cli.export:main", "tracker_node = jcat_ros.tracker_node:main",
+                   "camera_node = jcat_ros.camera_node:main", "init_client = jcat_ros.init_client:main"):
+        assert script in entry_points
