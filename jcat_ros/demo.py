@@ -2,7 +2,7 @@
 started as a user starts it (`ros2 launch` where available), the target initialised with `init_client` as from
 another terminal, the outputs recorded, and a summary against the sequence's exact ground truth.
 
-    python -m jcat_ros.demo [--sequence clean] [--frames 160] [--rate 8] [--weights PATH]
+    python -m jcat_ros.demo [--sequence clean] [--frames 240] [--rate 8] [--weights PATH]
 """
 
 from __future__ import annotations
@@ -23,9 +23,10 @@ from pathlib import Path
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from vision_msgs.msg import Detection2DArray
 
+from jcat_core.tracker.geometry import box_iou
 from jcat_ros.msg import TrackerState
 from jcat_ros.probe import Probe, ProbeTimeoutError
-from jcat_ros.tracker_outputs import STATE_NAMES
+from jcat_ros.tracker_outputs import STATE_NAMES, box_xywh, time_ns
 
 REPO = Path(__file__).resolve().parents[1]
 TARGET_ID = "demo"
@@ -64,30 +65,15 @@ def choose_weights(requested: str | None) -> tuple[str, str]:
     return standin
 
 
-def box_of(bbox) -> tuple[float, float, float, float]:
-    return (bbox.center.position.x - bbox.size_x / 2, bbox.center.position.y - bbox.size_y / 2, bbox.size_x,
-            bbox.size_y)
-
-
-def iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
-    iw = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
-    ih = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
-    inter = iw * ih
-    return inter / (a[2] * a[3] + b[2] * b[3] - inter) if inter > 0 else 0.0
-
-
-def stamp_ns(header) -> int:
-    return header.stamp.sec * 1_000_000_000 + header.stamp.nanosec
-
-
 def summarise(weights: str, truth: list, states: list, device: str) -> Summary:
     """Accuracy against the ground truth by header stamp, and the node's own timing figures."""
     tracked = [m for m in states if m.target_id == TARGET_ID]
-    boxes = {stamp_ns(m.header): box_of(m.detections[0].bbox) for m in truth if m.detections}
-    overlaps = [iou(box_of(m.bbox), boxes[stamp_ns(m.header)]) if m.state in (1, 2) else 0.0
-                for m in tracked if stamp_ns(m.header) in boxes]
+    boxes = {time_ns(m.header.stamp): box_xywh(m.detections[0].bbox) for m in truth if m.detections}
+    found = (TrackerState.TRACKING, TrackerState.UNCERTAIN)  # LOST counts as 0 overlap
+    overlaps = [box_iou(box_xywh(m.bbox), boxes[time_ns(m.header.stamp)]) if m.state in found else 0.0
+                for m in tracked if time_ns(m.header.stamp) in boxes]
     latencies = sorted(m.latency_ms for m in tracked)
-    span = (stamp_ns(tracked[-1].header) - stamp_ns(tracked[0].header)) / 1e9 if len(tracked) > 1 else 0.0
+    span = (time_ns(tracked[-1].header.stamp) - time_ns(tracked[0].header.stamp)) / 1e9 if len(tracked) > 1 else 0.0
     return Summary(
         weights=weights,
         frames_seen=len(truth),
@@ -183,7 +169,7 @@ def run(args: argparse.Namespace) -> int:
         probe.wait_for(lambda: len(states) >= 3 and truth and truth[-1].detections, args.timeout,
                        "the tracker to receive camera frames")
         drawn_on = truth[-1]  # the user draws the box on the frame on screen: the newest one
-        x, y, w, h = box_of(drawn_on.detections[0].bbox)
+        x, y, w, h = box_xywh(drawn_on.detections[0].bbox)
         stamp = f"{drawn_on.header.stamp.sec}.{drawn_on.header.stamp.nanosec:09d}"
         print(f"[demo] $ ros2 run jcat_ros init_client --box {x:.0f},{y:.0f},{w:.0f},{h:.0f} --stamp {stamp} "
               f"--target-id {TARGET_ID}")

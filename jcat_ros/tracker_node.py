@@ -37,7 +37,7 @@ from jcat_ros.image_conversion import ImageConversionError, to_rgb8
 from jcat_ros.msg import TrackerState
 from jcat_ros.node_params import TRACKER_PREFIX, NodeParams, declare_node_params
 from jcat_ros.srv import InitTarget
-from jcat_ros.tracker_outputs import FrameResult, detections_msg, mask_msg, overlay, state_msg, state_name
+from jcat_ros.tracker_outputs import FrameResult, detections_msg, mask_msg, overlay, state_msg, state_name, time_ns
 
 INIT_TIMEOUT_S = 30.0
 
@@ -186,8 +186,7 @@ class TrackerNode(LifecycleNode):
     # ---- input ---------------------------------------------------------------------------------------------------
     def _on_image(self, msg: Image | CompressedImage, info: MessageInfo) -> None:
         now_ns = self.get_clock().now().nanoseconds
-        frame = Frame(stamp_ns=msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec, msg=msg,
-                      received_ns=now_ns)
+        frame = Frame(stamp_ns=time_ns(msg.header.stamp), msg=msg, received_ns=now_ns)
         self.stats.received += 1
         self._count_transport_losses(info)
         self.history.add(frame)
@@ -226,7 +225,7 @@ class TrackerNode(LifecycleNode):
             response.success, response.message = False, refusal
             return response
         target_id = request.target_id or f"target_{self.target_count + 1}"
-        stamp_ns = request.stamp.sec * 1_000_000_000 + request.stamp.nanosec
+        stamp_ns = time_ns(request.stamp)
         box = request.box
         response.success, response.message = self._submit(
             lambda: self._initialise(stamp_ns, (box.center.position.x, box.center.position.y, box.size_x,

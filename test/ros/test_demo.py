@@ -16,7 +16,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 def test_demo_tracks_the_synthetic_target_and_writes_its_summary(ros_env, tmp_path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "jcat_ros.demo", "--frames", "48", "--weights", "standin", "--out", str(tmp_path)],
+        [sys.executable, "-m", "jcat_ros.demo", "--frames", "48", "--width", "320", "--height", "240",
+         "--weights", "standin", "--out", str(tmp_path)],
         cwd=REPO, env=ros_env, capture_output=True, text=True, timeout=300,
     )
     assert result.returncode == 0, result.stdout + result.stderr

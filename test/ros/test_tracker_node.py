@@ -27,34 +27,17 @@ from rclpy.parameter import Parameter  # noqa: E402
 from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
 from sensor_msgs.msg import CompressedImage, Image  # noqa: E402
 from std_srvs.srv import Trigger  # noqa: E402
-from vision_msgs.msg import BoundingBox2D, Detection2DArray  # noqa: E402
+from vision_msgs.msg import Detection2DArray  # noqa: E402
 
 from jcat_core.data.synthetic import SyntheticSequence, synthetic_suite  # noqa: E402
+from jcat_core.tracker.geometry import box_iou  # noqa: E402
 from jcat_ros.init_client import init_request  # noqa: E402
+from jcat_ros.tracker_outputs import box_xywh, time_ns  # noqa: E402
 
 TRACKER = "/jcat_tracker"
 CAMERA_ARGS = ["-m", "jcat_ros.camera_node", "--ros-args", "-p", "width:=320", "-p", "height:=240",
                "-p", "num_frames:=400", "-p", "loop:=true"]
 TRACKER_ARGS = ["-m", "jcat_ros.tracker_node", "--ros-args", "-p", "device:=cpu"]
-
-
-def stamp_ns(header) -> int:
-    return header.stamp.sec * 1_000_000_000 + header.stamp.nanosec
-
-
-def box_of(bbox: BoundingBox2D) -> tuple[float, float, float, float]:
-    """(x, y, w, h) of an axis-aligned BoundingBox2D."""
-    w, h = bbox.size_x, bbox.size_y
-    return bbox.center.position.x - w / 2, bbox.center.position.y - h / 2, w, h
-
-
-def iou(a, b) -> float:
-    ax, ay, aw, ah = a
-    bx, by, bw, bh = b
-    iw = max(0.0, min(ax + aw, bx + bw) - max(ax, bx))
-    ih = max(0.0, min(ay + ah, by + bh) - max(ay, by))
-    inter = iw * ih
-    return inter / (aw * ah + bw * bh - inter) if inter > 0 else 0.0
 
 
 class Session:
@@ -69,13 +52,13 @@ class Session:
         self.diagnostics = probe.record(DiagnosticArray, "/diagnostics")
 
     def truth_by_stamp(self) -> dict[int, tuple]:
-        return {stamp_ns(m.header): box_of(m.detections[0].bbox) for m in list(self.truth) if m.detections}
+        return {time_ns(m.header.stamp): box_xywh(m.detections[0].bbox) for m in list(self.truth) if m.detections}
 
     def newest_truth(self):
         """(stamp, box) of the newest camera frame with a visible target."""
         self.probe.wait_for(lambda: any(m.detections for m in self.truth), 30, "ground truth from the camera")
         message = next(m for m in reversed(list(self.truth)) if m.detections)
-        return message.header.stamp, box_of(message.detections[0].bbox)
+        return message.header.stamp, box_xywh(message.detections[0].bbox)
 
     def diagnostic(self, key: str) -> str:
         status = self.diagnostics[-1].status[0]
@@ -106,15 +89,16 @@ def test_tracks_with_input_headers_then_resets_and_reinitialises(camera_and_trac
     time.sleep(6.0)
     states = [m for m in list(session.states)[since:] if m.target_id == "ball"]
     assert len(states) >= 20, f"only {len(states)} tracked frames in 6 s"
-    stamps = {stamp_ns(m.header) for m in states}
-    detection_stamps = {stamp_ns(m.header) for m in list(session.detections)}
-    mask_stamps = {stamp_ns(m.header) for m in list(session.masks)}
+    stamps = {time_ns(m.header.stamp) for m in states}
+    detection_stamps = {time_ns(m.header.stamp) for m in list(session.detections)}
+    mask_stamps = {time_ns(m.header.stamp) for m in list(session.masks)}
     assert len(stamps & detection_stamps) >= 0.95 * len(stamps)
     assert len(stamps & mask_stamps) >= 0.95 * len(stamps)
     assert all(m.header.frame_id == "camera" for m in states)
 
     truth = session.truth_by_stamp()
-    overlaps = [iou(box_of(m.bbox), truth[stamp_ns(m.header)]) for m in states if stamp_ns(m.header) in truth]
+    overlaps = [box_iou(box_xywh(m.bbox), truth[time_ns(m.header.stamp)]) for m in states
+                if time_ns(m.header.stamp) in truth]
     assert len(overlaps) >= 0.9 * len(states)
     assert float(np.mean(overlaps)) >= 0.6, f"mean IoU {np.mean(overlaps):.2f} with the stand-in network"
     mask = next(m for m in reversed(list(session.masks)))
@@ -126,7 +110,7 @@ def test_tracks_with_input_headers_then_resets_and_reinitialises(camera_and_trac
     debug = session.probe.record(Image, f"{TRACKER}/debug_image")
     session.probe.wait_for(lambda: len(debug) >= 2, 20, "debug images once subscribed")
     assert (debug[-1].encoding, debug[-1].width, debug[-1].height) == ("rgb8", 320, 240)
-    assert stamp_ns(debug[-1].header) in {stamp_ns(m.header) for m in list(session.states)}
+    assert time_ns(debug[-1].header.stamp) in {time_ns(m.header.stamp) for m in list(session.states)}
 
     reset = session.probe.call(Trigger, f"{TRACKER}/reset", Trigger.Request())
     assert reset.success and "ball" in reset.message
@@ -145,16 +129,16 @@ def test_init_with_a_past_stamp_uses_that_frame(camera_and_tracker) -> None:
     time.sleep(1.5)  # the target moved on since then
     truth = [m for m in list(session.truth) if m.detections]
     past = truth[-12]  # about 1.2 s old at 10 Hz, still in the 30-frame history
-    box = box_of(past.detections[0].bbox)
-    newest_box = box_of(truth[-1].detections[0].bbox)
-    assert iou(box, newest_box) < 0.9, "the synthetic target should have moved"
+    box = box_xywh(past.detections[0].bbox)
+    newest_box = box_xywh(truth[-1].detections[0].bbox)
+    assert box_iou(box, newest_box) < 0.9, "the synthetic target should have moved"
     since = len(session.states)
     assert session.init(box, past.header.stamp, "past").success
     session.probe.wait_for(lambda: any(m.target_id == "past" for m in list(session.states)[since:]), 10,
                            "states for the new target")
     first = next(m for m in list(session.states)[since:] if m.target_id == "past")
-    assert stamp_ns(first.header) == stamp_ns(past.header)  # initialised on the requested frame
-    assert box_of(first.bbox) == pytest.approx(box, abs=1e-6)
+    assert time_ns(first.header.stamp) == time_ns(past.header.stamp)  # initialised on the requested frame
+    assert box_xywh(first.bbox) == pytest.approx(box, abs=1e-6)
 
 
 def test_bad_requests_and_bad_frames_are_answered_and_the_node_keeps_tracking(camera_and_tracker, probe) -> None:
@@ -201,7 +185,7 @@ def test_bad_requests_and_bad_frames_are_answered_and_the_node_keeps_tracking(ca
 
     # The burst pushed the camera's earlier frames out of the 30-frame history: an init on one of them is refused.
     stale = [m for m in list(session.truth) if m.detections][-40]
-    response = session.init(box_of(stale.detections[0].bbox), stale.header.stamp)
+    response = session.init(box_xywh(stale.detections[0].bbox), stale.header.stamp)
     assert not response.success and "no buffered frame near the requested stamp" in response.message
     time.sleep(1.5)  # fresh camera frames
 
@@ -326,6 +310,7 @@ def test_compressed_transport_tracks_and_survives_undecodable_data(spawn, probe)
                    "the undecodable frame counted")
     tracked = [m for m in list(session.states) if m.target_id == "jpeg" and m.state == TrackerState.TRACKING]
     assert len(tracked) >= 15
-    truth = {s.sec * 1_000_000_000 + s.nanosec: b for s, b in sent}
-    overlaps = [iou(box_of(m.bbox), truth[stamp_ns(m.header)]) for m in tracked if stamp_ns(m.header) in truth]
+    truth = {time_ns(s): b for s, b in sent}
+    overlaps = [box_iou(box_xywh(m.bbox), truth[time_ns(m.header.stamp)]) for m in tracked
+                if time_ns(m.header.stamp) in truth]
     assert float(np.mean(overlaps)) >= 0.6
