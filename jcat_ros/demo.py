@@ -132,7 +132,19 @@ class Processes:
                 child.wait()
 
 
+def interrupt_on_sigint_and_sigterm() -> None:
+    """Ctrl-C and SIGTERM both raise KeyboardInterrupt, so the child processes are stopped either way; also when
+    started in the background, where the shell ignores SIGINT (the children would inherit that)."""
+
+    def raise_interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, raise_interrupt)
+
+
 def run(args: argparse.Namespace) -> int:
+    interrupt_on_sigint_and_sigterm()
     weights, description = choose_weights(args.weights)
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)

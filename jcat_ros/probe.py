@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 import rclpy
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.signals import SignalHandlerOptions
 
 
 class ProbeTimeoutError(TimeoutError):
@@ -22,7 +23,9 @@ class Probe:
 
     def __init__(self, name: str = "jcat_probe", domain_id: int | None = None) -> None:
         self.context = rclpy.Context()
-        rclpy.init(context=self.context, domain_id=domain_id)
+        # No rclpy signal handlers: Ctrl-C stays a KeyboardInterrupt in the caller's thread, so programs that
+        # use a probe can clean up (stop their child processes) instead of having their context shut under them.
+        rclpy.init(context=self.context, domain_id=domain_id, signal_handler_options=SignalHandlerOptions.NO)
         self.node = rclpy.create_node(name, context=self.context)
         self.executor = SingleThreadedExecutor(context=self.context)
         self.executor.add_node(self.node)
