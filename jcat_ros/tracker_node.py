@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import collections
 import gc
-import math
 import statistics
 import sys
 import threading
@@ -33,7 +32,7 @@ from std_srvs.srv import Trigger
 from vision_msgs.msg import Detection2DArray
 
 from jcat_ros.frame_buffer import Frame, FrameHistory, LatestFrame
-from jcat_ros.image_conversion import ImageConversionError, to_rgb8
+from jcat_ros.image_conversion import ImageConversionError, cv2_to_imgmsg, to_rgb8
 from jcat_ros.msg import TrackerState
 from jcat_ros.node_params import TRACKER_PREFIX, NodeParams, declare_node_params
 from jcat_ros.srv import InitTarget
@@ -278,24 +277,19 @@ class TrackerNode(LifecycleNode):
             return False, (f"no buffered frame near the requested stamp: the nearest is {gap_s:.3f} s away "
                            f"(tolerance {self.params.init_stamp_tolerance} s, {self.params.history_size} frames kept);"
                            " draw the box on a newer frame or send a zero stamp for the newest")
-        cx, cy, w, h = centre_size
-        if not all(math.isfinite(v) for v in centre_size):
-            return False, f"box has a non-finite value: centre ({cx}, {cy}), size {w} x {h}"
-        if w <= 0 or h <= 0:
-            return False, f"degenerate box: size {w} x {h} pixels (both must be > 0)"
         try:
             image = to_rgb8(frame.msg)
         except ImageConversionError as err:
             return False, f"the frame to initialise on cannot be used: {err}"
-        height, width = image.shape[:2]
-        x, y = cx - w / 2, cy - h / 2
-        if x >= width or y >= height or x + w <= 0 or y + h <= 0:
-            return False, (f"box (x {x:.1f}, y {y:.1f}, w {w:.1f}, h {h:.1f}) lies outside the {width}x{height} "
-                           "image")
-        self.tracker.initialize(image, box=(x, y, w, h))
+        cx, cy, w, h = centre_size
+        box = (cx - w / 2, cy - h / 2, w, h)
+        try:  # the tracker checks the box: finite, positive size, overlapping the image
+            self.tracker.initialize(image, box=box)
+        except ValueError as err:
+            return False, str(err)
         self.target_count += 1
         self.target_id, self.state, self.frames_tracked = target_id, "TRACKING", 1
-        self._publish(frame, image, FrameResult("TRACKING", target_id, 1.0, (x, y, w, h), None, None))
+        self._publish(frame, image, FrameResult("TRACKING", target_id, 1.0, box, None, None))
         for later in self.history.newer_than(frame):  # catch up to the newest frame
             self._process(later)
         return True, ""
@@ -354,11 +348,7 @@ class TrackerNode(LifecycleNode):
                                                     frames_dropped=self.mailbox.dropped))
         debug = self.publishers_["debug"]
         if debug.get_subscription_count() > 0:  # the overlay costs time: only draw it for someone
-            view = overlay(image, result)
-            height, width = view.shape[:2]
-            msg = Image(header=header, height=height, width=width, encoding="rgb8", step=width * 3)
-            msg.data = view.tobytes()
-            debug.publish(msg)
+            debug.publish(cv2_to_imgmsg(overlay(image, result), "rgb8", header))
 
     def _publish_state_only(self, frame: Frame) -> None:
         self.publishers_["state"].publish(state_msg(frame.msg.header, FrameResult("IDLE"), latency_ms=0.0,

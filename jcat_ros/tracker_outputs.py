@@ -11,6 +11,7 @@ from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 from vision_msgs.msg import BoundingBox2D, Detection2D, Detection2DArray, ObjectHypothesisWithPose
 
+from jcat_ros.image_conversion import cv2_to_imgmsg
 from jcat_ros.msg import TrackerState
 
 STATE_CODES = {"IDLE": TrackerState.IDLE, "TRACKING": TrackerState.TRACKING, "UNCERTAIN": TrackerState.UNCERTAIN,
@@ -109,10 +110,7 @@ def state_msg(header: Header, result: FrameResult, *, latency_ms: float, frames_
 
 def mask_msg(header: Header, mask: np.ndarray) -> Image:
     """mono8, 255 = target, at the input image's resolution."""
-    height, width = mask.shape
-    msg = Image(header=header, height=height, width=width, encoding="mono8", is_bigendian=0, step=width)
-    msg.data = (mask.astype(np.uint8) * 255).tobytes()
-    return msg
+    return cv2_to_imgmsg(mask.astype(np.uint8) * 255, "mono8", header)
 
 
 def overlay(image: np.ndarray, result: FrameResult) -> np.ndarray:

@@ -47,7 +47,7 @@ def checked_box(box: object, image_shape: tuple[int, int]) -> Box:
         raise ValueError(f"box has a non-finite value: {values}")
     x, y, w, h = values
     if w <= 0 or h <= 0:
-        raise ValueError(f"box width and height must be positive, got w={w}, h={h}")
+        raise ValueError(f"degenerate box: width and height must be positive, got w={w}, h={h}")
     height, width = image_shape
     if x >= width or y >= height or x + w <= 0 or y + h <= 0:
         raise ValueError(f"box {values} lies outside the {width}x{height} image")
