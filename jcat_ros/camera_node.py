@@ -6,7 +6,6 @@ from __future__ import annotations
 import sys
 
 import rclpy
-from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
@@ -15,17 +14,8 @@ from std_msgs.msg import Header
 from vision_msgs.msg import Detection2D, Detection2DArray
 
 from jcat_core.data.sources import SourceFrame, open_source
+from jcat_ros.descriptors import describe
 from jcat_ros.image_conversion import cv2_to_imgmsg
-
-
-def _descriptor(text: str, *, read_only: bool = True, floats: tuple[float, float] | None = None,
-                ints: tuple[int, int] | None = None) -> ParameterDescriptor:
-    descriptor = ParameterDescriptor(description=text, read_only=read_only)
-    if floats:
-        descriptor.floating_point_range = [FloatingPointRange(from_value=floats[0], to_value=floats[1])]
-    if ints:
-        descriptor.integer_range = [IntegerRange(from_value=ints[0], to_value=ints[1], step=1)]
-    return descriptor
 
 
 def ground_truth_message(header: Header, frame: SourceFrame) -> Detection2DArray:
@@ -49,17 +39,20 @@ class CameraNode(Node):
         super().__init__("jcat_camera")
         source = self.declare_parameter(
             "source", "synthetic:clean",
-            _descriptor("synthetic:<name>, an image folder, a GOT-10k sequence folder or a video file")).value
-        rate = self.declare_parameter("rate", 15.0, _descriptor("frames per second", floats=(0.1, 1000.0))).value
-        self.loop = self.declare_parameter("loop", False, _descriptor("start again after the last frame")).value
-        self.frame_id = self.declare_parameter("frame_id", "camera", _descriptor("header.frame_id")).value
-        self.encoding = self.declare_parameter("encoding", "rgb8", _descriptor("rgb8 or bgr8")).value
+            describe("synthetic:<name>, an image folder, a GOT-10k sequence folder or a video file")).value
+        rate = self.declare_parameter("rate", 15.0, describe("frames per second", value_range=(0.1, 1000.0))).value
+        self.loop = self.declare_parameter("loop", False, describe("start again after the last frame")).value
+        self.frame_id = self.declare_parameter("frame_id", "camera", describe("header.frame_id")).value
+        self.encoding = self.declare_parameter("encoding", "rgb8", describe("rgb8 or bgr8")).value
+        pixels = (16, 8192)
         size = dict(
-            width=self.declare_parameter("width", 640, _descriptor("synthetic width", ints=(16, 8192))).value,
-            height=self.declare_parameter("height", 480, _descriptor("synthetic height", ints=(16, 8192))).value,
-            num_frames=self.declare_parameter("num_frames", 120, _descriptor("synthetic length", ints=(1, 100000))
-                                              ).value,
-            seed=self.declare_parameter("seed", 0, _descriptor("synthetic seed")).value,
+            width=self.declare_parameter("width", 640, describe("synthetic width", value_range=pixels, integer=True)
+                                         ).value,
+            height=self.declare_parameter("height", 480, describe("synthetic height", value_range=pixels,
+                                                                  integer=True)).value,
+            num_frames=self.declare_parameter("num_frames", 120, describe("synthetic length", value_range=(1, 100000),
+                                                                          integer=True)).value,
+            seed=self.declare_parameter("seed", 0, describe("synthetic seed")).value,
         )
         if self.encoding not in ("rgb8", "bgr8"):
             raise ValueError(f"parameter encoding must be rgb8 or bgr8, got {self.encoding!r}")

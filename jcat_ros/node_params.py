@@ -5,12 +5,13 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 
 from jcat_core.tracker import RUNTIME_PARAMS, TrackerParams
+from jcat_ros.descriptors import describe
 
 TRACKER_PREFIX = "tracker."  # tracker.<TrackerParams field>: unset = the profile's published default
 
@@ -91,31 +92,23 @@ RUNTIME = {"publish_mask", "init_stamp_tolerance"}
 
 
 def _descriptor(name: str) -> ParameterDescriptor:
-    descriptor = ParameterDescriptor(description=DESCRIPTIONS[name], read_only=name not in RUNTIME)
+    value_range = RANGES.get(name)
+    descriptor = describe(DESCRIPTIONS[name], read_only=name not in RUNTIME, value_range=value_range,
+                          integer=value_range is not None and isinstance(value_range[0], int))
     if name in CHOICES:
         descriptor.additional_constraints = "one of: " + ", ".join(CHOICES[name])
-    low_high = RANGES.get(name)
-    if isinstance(low_high, tuple) and isinstance(low_high[0], int):
-        descriptor.integer_range = [IntegerRange(from_value=low_high[0], to_value=low_high[1], step=1)]
-    elif low_high:
-        descriptor.floating_point_range = [FloatingPointRange(from_value=low_high[0], to_value=low_high[1])]
     return descriptor
 
 
 def _tracker_descriptor(spec: dataclasses.Field) -> tuple[Parameter.Type, ParameterDescriptor]:
     """Type and descriptor of tracker.<field>, from TrackerParams' own range and documentation."""
-    descriptor = ParameterDescriptor(
-        description=f"{spec.metadata['doc']} (published default: {spec.default})",
-        read_only=spec.name not in RUNTIME_PARAMS,
-    )
-    low_high = spec.metadata.get("range")
+    text = f"{spec.metadata['doc']} (published default: {spec.default})"
+    read_only = spec.name not in RUNTIME_PARAMS
     if isinstance(spec.default, tuple):
-        return Parameter.Type.DOUBLE_ARRAY, descriptor
-    if isinstance(spec.default, int):
-        descriptor.integer_range = [IntegerRange(from_value=int(low_high[0]), to_value=int(low_high[1]), step=1)]
-        return Parameter.Type.INTEGER, descriptor
-    descriptor.floating_point_range = [FloatingPointRange(from_value=float(low_high[0]), to_value=float(low_high[1]))]
-    return Parameter.Type.DOUBLE, descriptor
+        return Parameter.Type.DOUBLE_ARRAY, describe(text, read_only=read_only)
+    integer = isinstance(spec.default, int)
+    descriptor = describe(text, read_only=read_only, value_range=spec.metadata["range"], integer=integer)
+    return (Parameter.Type.INTEGER if integer else Parameter.Type.DOUBLE), descriptor
 
 
 def declare_node_params(node: Node) -> NodeParams:
