@@ -65,3 +65,11 @@ def test_pip_wheel_holds_jcat_core_and_jcat_ros(tmp_path: Path) -> None:
     for script in ("jcat-export = jcat_core.cli.export:main", "tracker_node = jcat_ros.tracker_node:main",
                    "camera_node = jcat_ros.camera_node:main", "init_client = jcat_ros.init_client:main"):
         assert script in entry_points
+
+
+def test_fastdds_profile_is_valid_xml_with_a_segment_larger_than_a_camera_frame() -> None:
+    from xml.dom import minidom
+
+    profile = minidom.parse(str(REPO / "config" / "fastdds_large_images.xml"))
+    [segment] = profile.getElementsByTagName("segment_size")
+    assert int(segment.firstChild.data) >= 4 * 1920 * 1080 * 3  # several 1080p rgb8 frames
