@@ -13,6 +13,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -98,6 +99,12 @@ class Localization:
     confidence: float  # c = max (max − min)² / mean((s − min)²)
     hard_negative: bool
 
+    @classmethod
+    def from_values(cls, values: np.ndarray, hard_negative_threshold: float) -> Localization:
+        """From ``CorrelationFilter.localize``'s (x, y, peak, second peak, confidence), read back to the host."""
+        x, y, peak, second, confidence = (float(v) for v in values)
+        return cls(x, y, peak, second, confidence, peak > 0 and second > hard_negative_threshold * peak)
+
 
 class CorrelationFilter:
     """Projection, filter, sample memory and the optimisation of the DCF (one target)."""
@@ -166,37 +173,55 @@ class CorrelationFilter:
         self.samples_added = 0
 
     def add_sample(self, projected: torch.Tensor, centre: tuple[float, float], sigma: float, rate: float) -> None:
-        """Store one projected sample (1xDxhxw) with its label; the lowest-weight slot goes when full."""
+        """Store one projected sample (1xDxhxw) with its label; the lowest-weight slot goes when full.
+
+        The slot is chosen on the device, so learning reads nothing back."""
         self.weights[:self.count] *= 1 - rate
         if self.count < self.weights.shape[0]:
-            slot = self.count
+            slot = torch.tensor([self.count], device=self.device)
             self.count += 1
         else:
-            slot = int(torch.argmin(self.weights))
-        self.samples[slot] = projected[0]
+            slot = torch.argmin(self.weights).view(1)
         centres = torch.tensor([centre], dtype=torch.float32, device=self.device)
-        self.labels[slot] = gaussian_labels(centres, self.labels.shape[-2:], sigma)[0]
-        self.weights[slot] = rate
+        self.samples.index_copy_(0, slot, projected[:1])
+        self.labels.index_copy_(0, slot, gaussian_labels(centres, self.labels.shape[-2:], sigma))
+        self.weights.index_fill_(0, slot, rate)
         self.weights[:self.count] /= self.weights[:self.count].sum()
         self.samples_added += 1
 
     def refine(self, cg_iterations: int) -> None:
-        """Re-fit f (P fixed) on the memory: one Gauss-Newton linearisation, ``cg_iterations`` CG steps."""
+        """Re-fit f (P fixed) on the memory: one Gauss-Newton linearisation, ``cg_iterations`` CG steps.
+
+        The normal operator is written out, JᵀJ v = conv_wᵀ(m² ⊙ conv(x, v)) + λ W² ⊙ v with m = mlu'(s₀) √w_n,
+        so each CG step costs one convolution and one weight gradient over the memory (the generic
+        ``gauss_newton_step`` recomputes the primal convolution inside every Jacobian-vector product).
+        """
         p = self.params
         samples, labels = self.samples[:self.count], self.labels[:self.count]
-        root_weights = self.weights[:self.count].sqrt().view(-1, 1, 1)
+        root_weights = self.weights[:self.count].sqrt().view(-1, 1, 1, 1)
+        padding = p.filter_size // 2
+        penalty = p.filter_regularization * self.spatial_weight**2  # λ W², broadcast over the channels
+        response = F.conv2d(samples, self.filter, padding=padding)  # Nx1xHxW
+        activated, slope = torch.func.jvp(lambda s: mlu(s, p.mlu_slope), (response,), (torch.ones_like(response),))
+        gain = slope * root_weights  # m: the data residuals' derivative per score entry
 
-        def residuals(filt: torch.Tensor) -> Tensors:
-            data = mlu(self._response(samples, filt), p.mlu_slope) - labels
-            return (data * root_weights, math.sqrt(p.filter_regularization) * self.spatial_weight * filt)
+        def transposed(residual: torch.Tensor) -> torch.Tensor:  # conv_wᵀ: score map -> filter gradient
+            return torch.nn.grad.conv2d_weight(samples, self.filter.shape, residual, padding=padding)
 
-        (self.filter,) = gauss_newton_step(residuals, (self.filter,), cg_iterations)
+        def normal_operator(v: Tensors) -> Tensors:
+            return (transposed(gain**2 * F.conv2d(samples, v[0], padding=padding)) + penalty * v[0],)
+
+        residual = root_weights * (activated - labels[:, None])  # √w_n (mlu(s₀) − y_n)
+        gradient = transposed(gain * residual) + penalty * self.filter  # Jᵀr
+        (step,) = conjugate_gradient(normal_operator, (-gradient,), cg_iterations)
+        self.filter = self.filter + step
 
     # -- localisation --
     def localize(self, projected: torch.Tensor, sample_size: int, window: torch.Tensor,
-                 target_size: tuple[float, float]) -> tuple[Localization, torch.Tensor]:
+                 target_size: tuple[float, float]) -> tuple[torch.Tensor, torch.Tensor]:
         """Score a projected search crop: upsample to one value per crop pixel, apply the window, find peak 1,
-        zero the target neighbourhood around it, find peak 2. One host read-back. Returns (result, score)."""
+        zero the target neighbourhood around it, find peak 2. Returns, on the device, (x, y, peak, second peak,
+        confidence) for ``Localization.from_values``, and the score map."""
         raw = self._response(projected, self.filter)[0]
         stride = sample_size / projected.shape[-1]
         score = fourier_upsample(raw, stride, sample_size, round(self.offset * stride)) * window
@@ -209,7 +234,4 @@ class CorrelationFilter:
         half_h = 0.5 * self.params.target_neighborhood_scale * target_size[1]
         near = ((grid[:, None] - py).abs() <= half_h) & ((grid[None, :] - px).abs() <= half_w)
         second = torch.where(near, torch.zeros_like(score), score).max()
-        values = torch.stack([px.float(), py.float(), peak, second, confidence]).tolist()
-        x, y, peak1, peak2, conf = values
-        hard = peak1 > 0 and peak2 > self.params.hard_negative_threshold * peak1
-        return Localization(x, y, peak1, peak2, conf, hard), score
+        return torch.stack([px.float(), py.float(), peak, second, confidence]), score

@@ -70,12 +70,26 @@ def crop(frame: torch.Tensor, window: CropWindow, pad_with_border: bool = True) 
     Outside the image the border is replicated (images) or zeros are used (masks, ``pad_with_border=False``).
     Large downscales first subsample and average-pool, so memory stays bounded for any image size.
     """
+    return _resample(frame, window.origin, window, window, pad_with_border)
+
+
+def crop_moved(frame: torch.Tensor, window: CropWindow, centre: torch.Tensor, reach: float) -> torch.Tensor:
+    """``crop`` of a window moved to a device-side ``centre`` (x, y), which must lie within ``reach`` px (per
+    axis) of the window's own centre: the image region read is bounded on the host, so no read-back is needed."""
+    bounds = CropWindow(window.cx, window.cy, window.side + 2 * reach, window.size)
+    origin = centre.float() - window.side / 2
+    return _resample(frame, (origin[0], origin[1]), window, bounds, True)
+
+
+def _resample(frame: torch.Tensor, origin: tuple[float | torch.Tensor, float | torch.Tensor], window: CropWindow,
+              bounds: CropWindow, pad_with_border: bool) -> torch.Tensor:
+    """The crop of ``window``'s side and size with its top-left at ``origin``, reading only ``bounds``."""
     height, width = frame.shape[:2]
-    x0, y0 = window.origin
-    ix0 = min(max(math.floor(x0), 0), width - 1)
-    iy0 = min(max(math.floor(y0), 0), height - 1)
-    ix1 = max(min(math.ceil(x0 + window.side), width), ix0 + 1)
-    iy1 = max(min(math.ceil(y0 + window.side), height), iy0 + 1)
+    bx0, by0 = bounds.origin
+    ix0 = min(max(math.floor(bx0), 0), width - 1)
+    iy0 = min(max(math.floor(by0), 0), height - 1)
+    ix1 = max(min(math.ceil(bx0 + bounds.side), width), ix0 + 1)
+    iy1 = max(min(math.ceil(by0 + bounds.side), height), iy0 + 1)
     step = max(1, math.floor(window.scale / 4))  # cheap subsampling, bounded loss: averaging follows
     region = frame[iy0:iy1:step, ix0:ix1:step].permute(2, 0, 1).unsqueeze(0).float()
     pool = max(1, math.floor(window.scale / step))
@@ -85,6 +99,7 @@ def crop(frame: torch.Tensor, window: CropWindow, pad_with_border: bool = True) 
     stride = step * pool
     first_centre = ((pool - 1) * step + 1) / 2  # centre of region element 0, relative to ix0 / iy0
     centres = (torch.arange(window.size, device=frame.device, dtype=torch.float32) + 0.5) * window.scale
+    x0, y0 = origin
     gx = (x0 + centres - ix0 - first_centre) / stride  # region element index of each crop pixel
     gy = (y0 + centres - iy0 - first_centre) / stride
     gx = (gx + 0.5) / region.shape[-1] * 2 - 1

@@ -26,12 +26,23 @@ import torch
 
 from jcat_core.models.precision import Precision, autocast
 from jcat_core.tracker.augment import first_frame_samples
-from jcat_core.tracker.dcf import CorrelationFilter, hann2d
-from jcat_core.tracker.geometry import Box, CropWindow, RotatedBox, box_mask, crop, distance_map, fit_mask, paste_mask
+from jcat_core.tracker.dcf import CorrelationFilter, Localization, hann2d
+from jcat_core.tracker.geometry import (
+    Box,
+    CropWindow,
+    RotatedBox,
+    box_mask,
+    crop,
+    crop_moved,
+    distance_map,
+    fit_mask,
+    paste_mask,
+)
 from jcat_core.tracker.inputs import as_rgb_uint8, checked_box, checked_mask, mask_box
 from jcat_core.tracker.memory_bank import MemoryBank
 from jcat_core.tracker.network import Features, TrackerNetwork
 from jcat_core.tracker.params import TrackerParams
+from jcat_core.tracker.readback import to_host
 from jcat_core.tracker.scale import ScaleEstimator
 from jcat_core.tracker.uncertainty import Assessment, SampleFilter
 
@@ -92,6 +103,7 @@ class JcatTracker:
         self.bank = MemoryBank(self.params)
         self.scale = ScaleEstimator(self.params)
         self.last_assessment: Assessment | None = None
+        self._pending_bank: tuple[torch.Tensor, Features, int] | None = None  # segmented, not yet on the host
 
     @property
     def initialized(self) -> bool:
@@ -188,6 +200,8 @@ class JcatTracker:
 
     # -- every frame --
     def _track(self, frame: torch.Tensor) -> TrackOutput:
+        """One frame. The device locates the DCF peak, decides whether to move there and segments the crop at
+        the resulting position; one read-back brings those results to the host, which does the geometry."""
         p = self.params
         growth = p.lost_search_growth if self.lost else 1.0
         with self._stage("dcf_features"):
@@ -197,11 +211,26 @@ class JcatTracker:
             projected = self.dcf.project(features)
         with self._stage("dcf_localize"):
             target_in_crop = (self.size[0] / window.scale, self.size[1] / window.scale)
-            found, _ = self.dcf.localize(projected, window.size, self._hann(window.size), target_in_crop)
-            assessment = self.sample_filter.assess(self.frame, found.peak, found.confidence)
-            self.last_assessment = assessment
+            values, _ = self.dcf.localize(projected, window.size, self._hann(window.size), target_in_crop)
+            move = values[2] > self.sample_filter.move_threshold(self.frame)
+            origin = torch.tensor(window.origin, device=self.device)
+            current = torch.tensor(self.position, device=self.device)
+            reach = window.side / 2  # the peak lies in the DCF crop, which is centred on the current position
+            peak_position = self._keep_inside_device(origin + values[:2] * window.scale)
+            centre = torch.where(move, peak_position.clamp(current - reach, current + reach), current)
+        with self._stage("segmentation"):
+            # segmented before the host knows whether the frame is usable: the read-back below is the only one
+            seg_window = self._segm_window()
+            image = crop_moved(frame, seg_window, centre, reach) / 255.0
+            foreground, _ = self._segment(image)
+        host = to_host({"dcf": values, "centre": centre, "foreground": foreground, **self._pending_bank_mask()})
+        found = Localization.from_values(host["dcf"], p.hard_negative_threshold)
+        assessment = self.sample_filter.assess(self.frame, found.peak, found.confidence)
+        self.last_assessment = assessment
+        self._add_pending_bank_sample(host.get("bank_foreground"))
+        seg_window = CropWindow(float(host["centre"][0]), float(host["centre"][1]), seg_window.side, seg_window.size)
         if assessment.move:
-            self.position = self._keep_inside(*window.to_image(np.array([[found.x, found.y]]))[0])
+            self.position = (seg_window.cx, seg_window.cy)
             if assessment.learn and growth == 1.0:  # a widened crop does not fit the sample memory
                 with self._stage("dcf_update"):
                     stride = window.size / features.shape[-1]
@@ -215,11 +244,8 @@ class JcatTracker:
         mask = np.zeros(self.image_shape, bool)  # type: ignore[arg-type]
         mask_accepted = segmentation_hard_negative = False
         if assessment.uncertainty < p.segmentation_uncertainty:
-            with self._stage("segmentation"):
-                seg_window = self._segm_window()
-                foreground, _ = self._segment(frame, seg_window)
             with self._stage("mask_geometry"):
-                fit = fit_mask(foreground, p.min_contour_area, p.second_contour_ratio, p.aa_box_area_ratio)
+                fit = fit_mask(host["foreground"], p.min_contour_area, p.second_contour_ratio, p.aa_box_area_ratio)
                 if fit is not None:
                     segmentation_hard_negative = fit.second_contour_large
                     area_scale = seg_window.scale**2
@@ -233,37 +259,49 @@ class JcatTracker:
                         mask = paste_mask(fit.mask, seg_window, self.image_shape)  # type: ignore[arg-type]
                     self.size = (self.size[0] * decision.scale_factor, self.size[1] * decision.scale_factor)
                     if decision.move_to_polygon:
-                        centre = seg_window.to_image(np.array([fit.centre]))[0]
-                        self.position = self._keep_inside(*centre)
+                        centre_xy = seg_window.to_image(np.array([fit.centre]))[0]
+                        self.position = self._keep_inside(*centre_xy)
         if assessment.move and self.bank.due(self.frame, found.hard_negative or segmentation_hard_negative):
             with self._stage("memory_bank"):
-                self._add_bank_sample(frame)
+                self._start_bank_sample(frame)
         state = self._state(assessment, mask_accepted)
         self.lost = state is TrackerState.LOST
         return TrackOutput(box=output_box, rotated_box=rotated, mask=mask,
                            score=self._score(assessment, mask_accepted), state=state)
 
-    def _segment(self, frame: torch.Tensor, window: CropWindow) -> tuple[np.ndarray, Features]:
-        """Foreground (SxS uint8, on the host) of a crop segmented against the reference and the memory bank,
-        and the crop's features."""
-        image = crop(frame, window) / 255.0
+    def _segment(self, image: torch.Tensor) -> tuple[torch.Tensor, Features]:
+        """Foreground (SxS uint8, on the device) of a 1x3xSxS crop in [0, 1] segmented against the reference and
+        the memory bank, and the crop's features."""
         with self._network_scope():
             features = self.network.extract_features(image)
             logits = self.network.segment(features, self.reference_features, self.reference_mask, self._dist_arg(),
                                           tuple(self.bank.entries))
         foreground = torch.softmax(logits.float(), dim=1)[0, 0] > self.threshold
-        return foreground.to(torch.uint8).cpu().numpy(), features
+        return foreground.to(torch.uint8), features
 
-    def _add_bank_sample(self, frame: torch.Tensor) -> None:
+    def _start_bank_sample(self, frame: torch.Tensor) -> None:
+        """Segment the bank crop now, on the device; its mask is fitted (and the entry added) when it reaches the
+        host with the next frame's read-back, so bank frames need no read of their own."""
         p = self.params
         window = CropWindow.around(*self.position, *self.size, p.bank_search_area_scale, p.segm_size)
-        foreground, features = self._segment(frame, window)
+        foreground, features = self._segment(crop(frame, window) / 255.0)
+        self._pending_bank = (foreground, features, self.frame)
+
+    def _pending_bank_mask(self) -> dict[str, torch.Tensor]:
+        return {} if self._pending_bank is None else {"bank_foreground": self._pending_bank[0]}
+
+    def _add_pending_bank_sample(self, foreground: np.ndarray | None) -> None:
+        if self._pending_bank is None or foreground is None:
+            return
+        _, features, frame = self._pending_bank
+        self._pending_bank = None
+        p = self.params
         fit = fit_mask(foreground, p.min_contour_area, p.second_contour_ratio, p.aa_box_area_ratio)
         if fit is None:
             return
         mask = torch.from_numpy(fit.mask).to(self.device, torch.float32).view(1, 1, *fit.mask.shape)
         with self._network_scope():
-            self.bank.add(self.network.bank_entry(features, mask), self.frame)
+            self.bank.add(self.network.bank_entry(features, mask), frame)
 
     # -- helpers --
     def _state(self, assessment: Assessment, mask_accepted: bool) -> TrackerState:
@@ -310,10 +348,20 @@ class JcatTracker:
 
     def _keep_inside(self, cx: float, cy: float) -> tuple[float, float]:
         """Clamp a centre so that at least ``min_target_fraction_inside`` of the target's width/height is inside."""
+        (low_x, low_y), (high_x, high_y) = self._inside_bounds()
+        return (min(max(cx, low_x), high_x), min(max(cy, low_y), high_y))
+
+    def _keep_inside_device(self, centre: torch.Tensor) -> torch.Tensor:
+        """``_keep_inside`` of a device-side (x, y)."""
+        low, high = self._inside_bounds()
+        return torch.minimum(torch.maximum(centre, torch.tensor(low, device=centre.device)),
+                             torch.tensor(high, device=centre.device))
+
+    def _inside_bounds(self) -> tuple[tuple[float, float], tuple[float, float]]:
         height, width = self.image_shape  # type: ignore[misc]
         slack = 0.5 - self.params.min_target_fraction_inside
         w, h = self.size
-        return (min(max(cx, -slack * w), width + slack * w), min(max(cy, -slack * h), height + slack * h))
+        return (-slack * w, -slack * h), (width + slack * w, height + slack * h)
 
     def _dcf_box(self) -> Box:
         (cx, cy), (w, h) = self.position, self.size

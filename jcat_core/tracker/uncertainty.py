@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 
+import numpy as np
+
 from jcat_core.tracker.params import TrackerParams
 
 
@@ -26,6 +28,16 @@ class SampleFilter:
         self.peaks: deque[float] = deque(maxlen=params.peak_history)
         self.confidences: deque[float] = deque(maxlen=params.confidence_history)
 
+    def move_threshold(self, frame: int) -> float:
+        """The peak that frame ``frame`` must exceed to move: u < threshold ⇔ peak > max(mean peak / threshold, 0).
+
+        -inf up to the start frame (u = 0 there). Rounded to float32 so that a device-side comparison with a
+        float32 peak decides exactly as ``assess`` does on the host."""
+        p = self.params
+        if frame <= p.uncertainty_start_frame or not self.peaks or not self.confidences:
+            return float("-inf")
+        return float(np.float32(max(sum(self.peaks) / len(self.peaks) / p.uncertainty_threshold, 0.0)))
+
     def assess(self, frame: int, peak: float, confidence: float) -> Assessment:
         """Judge frame ``frame`` (1 = the initial frame) from its DCF peak and confidence, updating histories."""
         p = self.params
@@ -36,7 +48,7 @@ class SampleFilter:
             r = confidence / mean_conf if mean_conf > 0 else 0.0
         else:
             u, r = 0.0, 1.0
-        move = u < p.uncertainty_threshold
+        move = peak > self.move_threshold(frame)
         if move:
             self.peaks.append(peak)
         if r > p.confidence_accept_ratio:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import cv2
 import numpy as np
 import pytest
@@ -9,7 +11,7 @@ import torch
 
 from jcat_core.data.synthetic import SyntheticSequence, synthetic_suite
 from jcat_core.tracker import RUNTIME_PARAMS, build_tracker
-from jcat_core.tracker.dcf import fourier_upsample, gauss_newton_step, mlu
+from jcat_core.tracker.dcf import CorrelationFilter, fourier_upsample, gauss_newton_step, mlu
 from jcat_core.tracker.geometry import CropWindow, box_iou, crop, fit_mask, paste_mask
 from jcat_core.tracker.memory_bank import MemoryBank
 from jcat_core.tracker.params import TrackerParams
@@ -98,6 +100,25 @@ def test_fourier_upsampling_keeps_the_samples_and_gauss_newton_solves_least_squa
     assert torch.allclose(x, torch.linalg.lstsq(a, y[:, None]).solution[:, 0], atol=1e-4)
     assert float(mlu(torch.tensor(-10.0), 0.05)) == pytest.approx(-0.05, abs=1e-6)
     assert float(mlu(torch.tensor(2.0), 0.05)) == pytest.approx(2.0)
+
+
+def test_filter_refresh_equals_the_autodiff_gauss_newton_step_and_learning_fills_then_replaces() -> None:
+    torch.manual_seed(0)
+    params = TrackerParams(sample_memory_size=40)
+    dcf = CorrelationFilter(params, torch.device("cpu"))
+    dcf.initialize(torch.randn(8, 32, 12, 12), torch.full((8, 2), 5.5), 1.0)
+    for step in range(40):  # 8 initial samples + 40 online ones: the last 8 replace the lowest weights
+        dcf.add_sample(dcf.project(torch.randn(1, 32, 12, 12)), (5.0 + step % 3, 5.5), 1.0, 0.02)
+    assert dcf.count == 40 and float(dcf.weights.sum()) == pytest.approx(1.0)
+    samples, labels, root_w = dcf.samples, dcf.labels, dcf.weights.sqrt().view(-1, 1, 1)
+
+    def residuals(filt: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        data = mlu(dcf._response(samples, filt), params.mlu_slope) - labels
+        return data * root_w, math.sqrt(params.filter_regularization) * dcf.spatial_weight * filt
+
+    (expected,) = gauss_newton_step(residuals, (dcf.filter,), params.update_cg_iterations)
+    dcf.refine(params.update_cg_iterations)
+    torch.testing.assert_close(dcf.filter, expected, rtol=1e-4, atol=1e-7)
 
 
 def test_memory_bank_schedule_and_eviction_follow_the_spec() -> None:
