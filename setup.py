@@ -51,6 +51,7 @@ setup(
     entry_points={
         "console_scripts": [
             "jcat-export = jcat_core.cli.export:main",
+            "jcat-bag = jcat_ros.bag.cli:main",
             # The ROS executables, for machines where colcon did not install them into lib/jcat_ros.
             "tracker_node = jcat_ros.tracker_node:main",
             "camera_node = jcat_ros.camera_node:main",

@@ -10,7 +10,11 @@ import sys
 
 import cv2
 import numpy as np
-from sensor_msgs.msg import CompressedImage, Image
+
+try:
+    from sensor_msgs.msg import CompressedImage, Image
+except ImportError:  # no ROS: the bag tools decode rosbags' messages, which have the same fields
+    CompressedImage = Image = None
 
 # encoding -> (numpy dtype, channels); the encodings of sensor_msgs/image_encodings.hpp we accept.
 ENCODINGS: dict[str, tuple[np.dtype, int]] = {
@@ -153,7 +157,7 @@ except ImportError:
 def to_rgb8(msg: Image | CompressedImage) -> np.ndarray:
     """HxWx3 uint8 RGB for the tracker. Single-channel 16-bit and float images are scaled by their finite
     min..max range to 0..255 (depth or thermal cameras); grayscale is replicated into three channels."""
-    if isinstance(msg, CompressedImage):
+    if hasattr(msg, "format"):  # a CompressedImage (rclpy's or rosbags'); Image has no `format`
         pixels = compressed_imgmsg_to_cv2(msg)  # decoders give BGR(A) or gray, 8 or 16 bit
         channels = 1 if pixels.ndim == 2 else pixels.shape[2]
         if channels > 1 and pixels.dtype == np.uint16:

@@ -44,13 +44,15 @@ class Probe:
         except (ExternalShutdownException, RuntimeError):
             pass  # the context was shut down: the probe is closing
 
-    def record(self, msg_type: type, topic: str, qos=10) -> list:
-        """Start recording `topic`; returns the live list its messages are appended to."""
+    def record(self, msg_type: type, topic: str, qos=10, with_receipt: bool = False) -> list:
+        """Start recording `topic`; returns the live list its messages are appended to, as (receipt time in
+        wall-clock ns, message) pairs with `with_receipt` (for end-to-end latencies)."""
         received: list = []
 
         def store(msg) -> None:
+            item = (time.time_ns(), msg) if with_receipt else msg
             with self._store_lock:
-                received.append(msg)
+                received.append(item)
 
         with self._entities:
             self.node.create_subscription(msg_type, topic, store, qos)
