@@ -7,8 +7,9 @@ boxPoints use it (clockwise on screen, since y points down).
 A sequence is a textured target of some shape following a smooth path over a textured background, with optional
 scaling, rotation, an exit from the frame and re-entry, occluding panels, a similar-looking distractor, camera shake
 and illumination change. Everything is a function of the ``SequenceSpec`` (seed included) and the frame index, so
-frames are rendered lazily and identically on every call. ``box`` is the target's full (amodal) extent clipped to
-the image; ``mask`` holds exactly the pixels where the target is drawn in the image.
+frames are rendered lazily and identically on every call. With a ``TextureBank`` (textures.py), the background and
+the objects are cut from photographs instead of procedural noise and stripes. ``box`` is the target's full (amodal)
+extent clipped to the image; ``mask`` holds exactly the pixels where the target is drawn in the image.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+
+from jcat_core.data.textures import TextureBank
 
 SHAPES = ("ellipse", "rectangle", "star", "triangle", "blob")
 _CANVAS = 128  # side of the square canvas on which every object texture and silhouette is defined
@@ -102,7 +105,7 @@ class _Sprite:
 class SyntheticSequence(Sequence[Frame]):
     """A lazily rendered sequence: ``seq[i]`` renders frame i; ``len(seq)`` frames."""
 
-    def __init__(self, spec: SequenceSpec) -> None:
+    def __init__(self, spec: SequenceSpec, textures: TextureBank | None = None) -> None:
         self.spec = spec
         rng = np.random.default_rng(spec.seed)
         self._unit = float(min(spec.height, spec.width))
@@ -113,10 +116,24 @@ class SyntheticSequence(Sequence[Frame]):
         # the distractor draws from its own stream, so switching it on leaves the rest of the scene unchanged
         distractor_rng = np.random.default_rng([spec.seed, 1])
         self._distractor = _sprite(distractor_rng, spec.shape, spec.aspect, colours) if spec.distractor else None
+        if textures is not None:  # photographs replace the procedural textures; shapes and motion stay the same
+            self._texture_from_photos(textures, np.random.default_rng([spec.seed, 2]))
         self._distractor_phase = distractor_rng.uniform(0, 2 * math.pi)
         self._panel = _panel_texture(rng)
         self._poses = self._target_poses(rng)
         self._shake = rng.normal(0.0, spec.shake, size=(spec.num_frames, 2)) if spec.shake > 0 else None
+
+    def _texture_from_photos(self, textures: TextureBank, rng: np.random.Generator) -> None:
+        """Background from one photo, target from another; the distractor is cut from the target's photo."""
+        height, width = self._background.shape[:2]
+        photo = int(rng.integers(len(textures)))
+        self._background = textures.crop(rng, height, width, photo)
+        target_photo = (photo + 1 + int(rng.integers(max(len(textures) - 1, 1)))) % len(textures)
+        self._target = replace(self._target, texture=textures.crop(rng, _CANVAS, _CANVAS, target_photo).astype(
+            np.float32))
+        if self._distractor is not None:
+            self._distractor = replace(self._distractor, texture=textures.crop(
+                rng, _CANVAS, _CANVAS, target_photo).astype(np.float32))
 
     def __len__(self) -> int:
         return self.spec.num_frames

@@ -125,7 +125,7 @@ class JcatHead(nn.Module):
 
 
 class JcatNet(nn.Module):
-    """The full network. The backbone is frozen: its parameters never receive gradients."""
+    """The full network. The backbone is frozen (no gradients) unless a trainer makes it trainable."""
 
     def __init__(self, config: JcatConfig | None = None) -> None:
         super().__init__()
@@ -164,9 +164,10 @@ class JcatNet(nn.Module):
         """Training pass: reference and test through the frozen backbone in separate calls, then the head.
 
         The backbone keeps the module's mode (train mode updates its BatchNorm statistics, as the authors
-        trained) but runs without autograd, so no gradient can reach it.
+        trained) and runs without autograd unless its parameters were set trainable (full training).
         """
-        with torch.no_grad():
+        backbone_grad = next(self.feature_extractor.parameters()).requires_grad
+        with torch.set_grad_enabled(torch.is_grad_enabled() and backbone_grad):
             ref_feats = self.extract_features(ref_images, ("layer3",))
             test_feats = self.extract_features(test_images)
         return self.segment(test_feats, ref_feats, ref_masks, test_dist)

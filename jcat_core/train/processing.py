@@ -1,0 +1,172 @@
+"""Training pairs exactly as the authors' recipe (JCAT_SPEC.md section 2): sampling, crops, jitter, maps.
+
+``PairDataset[i]`` is a pure function of (seed, i): the reference frame, a test frame within ±max_gap frames
+(widened by 5 until a visible one exists), the reference crop at 4x the target, the jittered test crop, the
+brightness change, the test distance map, the target mask with its contour drawn in, the contour map, and with
+probability 0.005 the (reference, reference) pair whose reference mask is its box.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from jcat_core.train.datasets import CorruptFrameError, Mix, VideoSource
+
+
+@dataclass(frozen=True)
+class ProcessingConfig:
+    """The published sampling and processing parameters."""
+
+    crop_size: int = 384
+    search_area_factor: float = 4.0
+    scale_jitter: float = 0.25  # test crop side x exp(N(0, 1) * this)
+    center_jitter: float = 1.5  # test crop centre shifted uniformly by ±center_jitter / 2 * sqrt(w * h)
+    brightness: float = 0.2  # factor uniform in [1 - b, 1 + b]
+    dist_shift: float = 0.125  # distance-map centre shifted by up to ± this x (w, h)
+    box_mask_probability: float = 0.005
+    max_gap: int = 50  # test frame within ± this many frames of the reference
+    min_visible_pixels: int = 1
+
+
+def mask_box(mask: np.ndarray) -> tuple[float, float, float, float] | None:
+    """Axis-aligned (x, y, w, h) of a boolean mask, None when empty."""
+    rows, cols = np.nonzero(mask)
+    if rows.size == 0:
+        return None
+    return float(cols.min()), float(rows.min()), float(cols.max() - cols.min() + 1), float(rows.max() - rows.min() + 1)
+
+
+def crop_window(box: tuple[float, float, float, float], factor: float, rng: np.random.Generator | None,
+                config: ProcessingConfig) -> tuple[float, float, float]:
+    """(cx, cy, side) of the square crop: side = ceil(sqrt(w h) * factor) around the box, jittered when rng given."""
+    x, y, w, h = box
+    cx, cy = x + w / 2, y + h / 2
+    if rng is not None:
+        w, h = (s * math.exp(rng.normal() * config.scale_jitter) for s in (w, h))
+        shift = math.sqrt(w * h) * config.center_jitter
+        cx += (rng.random() - 0.5) * shift
+        cy += (rng.random() - 0.5) * shift
+    return cx, cy, float(math.ceil(math.sqrt(w * h) * factor))
+
+
+def crop(image: np.ndarray, window: tuple[float, float, float], size: int, interpolation: int,
+         border: int) -> np.ndarray:
+    """The square window resized to size x size; outside the image: replicated border (image) or 0 (mask)."""
+    cx, cy, side = window
+    scale = size / side
+    matrix = np.array([[scale, 0, size / 2 - cx * scale], [0, scale, size / 2 - cy * scale]], np.float64)
+    matrix[:, 2] += matrix[:, :2] @ np.array([0.5, 0.5]) - 0.5  # pixel centres, as the tracker's crops
+    return cv2.warpAffine(image, matrix, (size, size), flags=interpolation, borderMode=border, borderValue=0)
+
+
+def to_crop(point: tuple[float, float], window: tuple[float, float, float], size: int) -> tuple[float, float]:
+    cx, cy, side = window
+    return (point[0] - cx) * size / side + size / 2, (point[1] - cy) * size / side + size / 2
+
+
+def contour_map(mask: np.ndarray) -> np.ndarray:
+    """The 1-pixel outer contour of a binary mask (pixels next to the mask, outside it)."""
+    grown = cv2.dilate(mask.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    return grown & ~mask
+
+
+class PairDataset(Dataset):
+    """Sample i -> dict of tensors: ref_image, ref_mask, test_image (3xSxS float in [0, 1]), test_mask,
+    test_contour, test_dist (1xSxS), skipped (corrupt frames met while making it)."""
+
+    def __init__(self, mix: Mix, config: ProcessingConfig, seed: int = 0, length: int = 10**9,
+                 max_tries: int = 100) -> None:
+        self.mix, self.config, self.seed, self.length, self.max_tries = mix, config, seed, length, max_tries
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        rng = np.random.default_rng([self.seed, index])
+        skipped = 0
+        for _ in range(self.max_tries):
+            source = self.mix.pick(rng)
+            try:
+                pair = self._pair(source, rng)
+            except CorruptFrameError as exc:
+                skipped += 1
+                warnings.warn(f"skipped unreadable frame {exc}", stacklevel=2)
+                continue
+            if pair is not None:
+                sample = self._process(*pair, rng)
+                sample["skipped"] = torch.tensor(skipped)
+                return sample
+        raise RuntimeError(f"no valid training pair after {self.max_tries} tries ({skipped} corrupt frames)")
+
+    def _visible_frame(self, source: VideoSource, seq: int, index: int) -> tuple[np.ndarray, np.ndarray] | None:
+        image, mask = source.frame(seq, index)
+        return (image, mask) if mask.sum() >= self.config.min_visible_pixels else None
+
+    def _pair(self, source: VideoSource, rng: np.random.Generator):
+        """(ref image, ref mask, test image, test mask) from one sequence, or None to try another."""
+        seq = int(rng.integers(len(source)))
+        n = source.num_frames(seq)
+        known = source.visible(seq)
+        candidates = [i for i in range(n) if known[i]] if known is not None else list(range(n))
+        if not candidates:
+            return None
+        ref_index = candidates[int(rng.integers(len(candidates)))]
+        ref = self._visible_frame(source, seq, ref_index)
+        if ref is None:
+            return None
+        gap = self.config.max_gap
+        while True:  # widen the window by 5 until it holds a visible frame other than the reference
+            lo, hi = max(0, ref_index - gap), min(n - 1, ref_index + gap)
+            window = [i for i in range(lo, hi + 1) if i != ref_index and (known is None or known[i])]
+            if window or (lo == 0 and hi == n - 1):
+                break
+            gap += 5
+        if not window:
+            return None
+        test = self._visible_frame(source, seq, window[int(rng.integers(len(window)))])
+        return None if test is None else (*ref, *test)
+
+    def _process(self, ref_image: np.ndarray, ref_mask: np.ndarray, test_image: np.ndarray, test_mask: np.ndarray,
+                 rng: np.random.Generator) -> dict[str, torch.Tensor]:
+        cfg, size = self.config, self.config.crop_size
+        ref_box = mask_box(ref_mask)
+        box_pair = rng.random() < cfg.box_mask_probability
+        if box_pair:  # (reference, reference), the reference mask replaced by its box: the box-initialised frame
+            test_image, test_mask = ref_image, ref_mask
+            x, y, w, h = (int(v) for v in ref_box)
+            ref_mask = np.zeros_like(ref_mask)
+            ref_mask[y:y + h, x:x + w] = True
+        test_box = mask_box(test_mask)
+        ref_window = crop_window(ref_box, cfg.search_area_factor, None, cfg)
+        test_window = crop_window(test_box, cfg.search_area_factor, rng, cfg)
+        ref_crop = crop(ref_image, ref_window, size, cv2.INTER_LINEAR, cv2.BORDER_REPLICATE)
+        test_crop = crop(test_image, test_window, size, cv2.INTER_LINEAR, cv2.BORDER_REPLICATE)
+        ref_mask_crop = crop(ref_mask.astype(np.uint8), ref_window, size, cv2.INTER_NEAREST, cv2.BORDER_CONSTANT)
+        test_mask_crop = crop(test_mask.astype(np.uint8), test_window, size, cv2.INTER_NEAREST,
+                              cv2.BORDER_CONSTANT).astype(bool)
+        x, y, w, h = test_box
+        centre = to_crop((x + w / 2 + rng.uniform(-1, 1) * cfg.dist_shift * w,
+                          y + h / 2 + rng.uniform(-1, 1) * cfg.dist_shift * h), test_window, size)
+        yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
+        dist = np.sqrt((xx + 0.5 - centre[0]) ** 2 + (yy + 0.5 - centre[1]) ** 2)
+        contour = contour_map(test_mask_crop)
+        images = [self._brightness(c, rng) for c in (ref_crop, test_crop)]
+        return {
+            "ref_image": images[0], "test_image": images[1],
+            "ref_mask": torch.from_numpy(ref_mask_crop.astype(np.float32))[None],
+            "test_mask": torch.from_numpy((test_mask_crop | contour).astype(np.float32))[None],
+            "test_contour": torch.from_numpy(contour.astype(np.float32))[None],
+            "test_dist": torch.from_numpy(dist)[None],
+        }
+
+    def _brightness(self, image: np.ndarray, rng: np.random.Generator) -> torch.Tensor:
+        factor = rng.uniform(1 - self.config.brightness, 1 + self.config.brightness)
+        tensor = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float() / 255.0
+        return (tensor * factor).clamp_(0, 1)
