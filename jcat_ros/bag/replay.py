@@ -180,11 +180,11 @@ class Replay:
 
     def _publish(self, index: int, frame) -> Header:
         msg = deserialize_message(frame.raw, CompressedImage if self.compressed else Image)
+        now = time.time_ns()  # the publication instant: the stamp, unless the original stamps are kept
         if not self.options.clock:
-            now = time.time_ns()
             msg.header.stamp = Time(sec=now // 10**9, nanosec=now % 10**9)
         self.publisher.publish(msg)
-        self.published.append((index, time.time_ns(), msg.header))
+        self.published.append((index, now, msg.header))
         return msg.header
 
     def _output_for(self, head: Header) -> bool:

@@ -39,7 +39,8 @@ def _definitions() -> dict:
         types.update(get_types_from_msg(path.read_text(), f"vision_msgs/msg/{path.stem}"))
     types.update(get_types_from_msg((own / "msg" / "TrackerState.msg").read_text(), TRACKER_STATE))
     request = (own / "srv" / "InitTarget.srv").read_text().split("\n---")[0]
-    types.update(get_types_from_msg(request, INIT_REQUEST))
+    # rosbags would file it under jcat_ros/srv/msg/; ROS names a request type jcat_ros/srv/InitTarget_Request
+    types[INIT_REQUEST] = next(iter(get_types_from_msg(request, INIT_REQUEST).values()))
     return types
 
 
