@@ -172,6 +172,12 @@ def encode_rle(mask: np.ndarray) -> str:
     return f"m{x0},{y0},{x1 - x0},{y1 - y0}," + ",".join(str(int(r)) for r in runs)
 
 
+def rle_box(code: str) -> np.ndarray:
+    """The tight box of a run-length mask string, without knowing the image size."""
+    x, y, w, h = (int(v) for v in code.strip().lstrip("m").split(",")[:4])
+    return mask_to_box(decode_rle(code, (y + h, x + w)))
+
+
 def mask_to_box(mask: np.ndarray | None) -> np.ndarray:
     """The tight (x, y, w, h) box of a mask; NaN for None or an empty mask."""
     if mask is None or not mask.any():

@@ -16,11 +16,10 @@ from jcat_core.eval.datasets.base import (
     Sequence,
     SequenceError,
     collect,
-    decode_rle,
     image_files,
-    mask_to_box,
     polygon_to_box,
     read_flags,
+    rle_box,
 )
 
 LAYOUT = """  ROOT/list.txt                           (the sequence names, one per line)
@@ -74,8 +73,7 @@ def _builder(folder: Path):
             codes = tuple(r if k == "mask" else None for k, r in regions)
             for i, code in enumerate(codes):
                 if code is not None:
-                    x, y, w, h = (int(v) for v in code[1:].split(",")[:4])
-                    boxes[i] = mask_to_box(decode_rle(code, (y + h, x + w)))
+                    boxes[i] = rle_box(code)
             if frames:
                 with Image.open(frames[0]) as image:
                     masks = RleMasks(codes, (image.height, image.width))

@@ -1,0 +1,45 @@
+"""Trackers by name for the runner, the CLI and the VOT wrapper: "jcat" (needs weights), "standin" (the colour-key
+test network) and the OpenCV baselines; all follow the same initialize/track contract."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from jcat_core.eval.baselines import OpenCVTracker, available_baselines
+from jcat_core.tracker import STANDIN, build_tracker
+
+JCAT_NAMES = ("jcat", "standin")
+
+
+@dataclass(frozen=True)
+class TrackerSpec:
+    """What builds one tracker (picklable, so worker processes build their own)."""
+
+    name: str
+    weights: str | None = None  # JcatNet weights for "jcat"
+    device: str = "cpu"
+    profile: str = "default"  # TrackerParams profile: "default" or "vot"
+
+    def build(self) -> object:
+        """A fresh tracker."""
+        if self.name in JCAT_NAMES:
+            if self.name == "jcat" and not self.weights:
+                raise ValueError("tracker 'jcat' needs weights (--weights JcatNet.pth.tar or *.safetensors); "
+                                 "'standin' runs the colour-key test network without weights")
+            weights = STANDIN if self.name == "standin" else self.weights
+            return build_tracker(weights, device=self.device, profile=self.profile)
+        return OpenCVTracker(self.name)
+
+
+def known_trackers() -> list[str]:
+    return [*JCAT_NAMES, *available_baselines()]
+
+
+def parse_trackers(names: str, weights: str | None = None, device: str = "cpu", profile: str = "default"
+                   ) -> list[TrackerSpec]:
+    """"jcat,csrt,kcf" -> specs, refusing unknown names with the list of known ones."""
+    chosen = [n.strip().lower() for n in names.split(",") if n.strip()]
+    unknown = [n for n in chosen if n not in known_trackers()]
+    if unknown or not chosen:
+        raise ValueError(f"unknown tracker(s) {unknown or names!r}; known: {', '.join(known_trackers())}")
+    return [TrackerSpec(n, weights if n == "jcat" else None, device, profile) for n in dict.fromkeys(chosen)]
