@@ -52,6 +52,7 @@ setup(
     entry_points={
         "console_scripts": [
             "jcat-export = jcat_core.cli.export:main",
+            "jcat-eval = jcat_core.cli.eval:main",
             "jcat-train = jcat_core.cli.train:main",
             "jcat-bag = jcat_ros.bag.cli:main",
             # The ROS executables, for machines where colcon did not install them into lib/jcat_ros.

@@ -9,6 +9,7 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
+from jcat_core.eval.datasets.base import box_to_mask, mask_to_box
 from jcat_core.tracker.geometry import Box
 from jcat_core.tracker.inputs import as_rgb_uint8, checked_box
 from jcat_core.tracker.tracker import TrackerState, TrackOutput
@@ -58,11 +59,9 @@ class OpenCVTracker:
         if (box is None) == (mask is None):
             raise ValueError("initialize needs exactly one of box=(x, y, w, h) or mask=HxW")
         if mask is not None:
-            rows, cols = np.nonzero(mask)
-            if rows.size == 0:
+            if not np.asarray(mask).any():
                 raise ValueError("the initial mask is empty")
-            box = (float(cols.min()), float(rows.min()), float(cols.max() + 1 - cols.min()),
-                   float(rows.max() + 1 - rows.min()))
+            box = tuple(mask_to_box(np.asarray(mask, bool)).tolist())
         self._box = checked_box(box, rgb.shape[:2])
         self._tracker = _factory(self._path)()  # type: ignore[misc]
         self._tracker.init(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), self._cv_box(self._box))  # type: ignore[attr-defined]
@@ -75,9 +74,8 @@ class OpenCVTracker:
         if ok:
             self._box = tuple(float(v) for v in found)  # type: ignore[assignment]
         x, y, w, h = self._box
-        mask = np.zeros(rgb.shape[:2], bool)
-        mask[max(0, round(y)):max(0, round(y + h)), max(0, round(x)):max(0, round(x + w))] = True
-        return TrackOutput(box=self._box, rotated_box=(x + w / 2, y + h / 2, w, h, 0.0), mask=mask,
+        return TrackOutput(box=self._box, rotated_box=(x + w / 2, y + h / 2, w, h, 0.0),
+                           mask=box_to_mask(self._box, rgb.shape[:2]),
                            score=1.0 if ok else 0.0, state=TrackerState.TRACKING if ok else TrackerState.LOST)
 
     def _cv_box(self, box: Box) -> tuple:

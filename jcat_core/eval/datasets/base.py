@@ -186,6 +186,14 @@ def mask_to_box(mask: np.ndarray | None) -> np.ndarray:
     return np.array([cols.min(), rows.min(), cols.max() + 1 - cols.min(), rows.max() + 1 - rows.min()], float)
 
 
+def box_to_mask(box: tuple[float, float, float, float] | np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """An HxW bool mask filling a box (rounded to whole pixels, clipped to the image)."""
+    x, y, w, h = (float(v) for v in box)
+    mask = np.zeros(shape, bool)
+    mask[max(0, round(y)):max(0, round(y + h)), max(0, round(x)):max(0, round(x + w))] = True
+    return mask
+
+
 def polygon_to_box(polygons: np.ndarray) -> np.ndarray:
     """(N, 8) polygons (x1, y1, ... x4, y4) -> (N, 4) axis-aligned boxes around them."""
     xs, ys = polygons[:, 0::2], polygons[:, 1::2]

@@ -1,0 +1,183 @@
+"""``jcat-eval``: benchmark evaluation. ``run`` tracks (JCAT, the stand-in, OpenCV baselines) and reports;
+``report`` re-scores result folders; ``compare`` adds published raw results; ``vot`` is the supervised VOT run."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from jcat_core.eval.datasets import LOADERS, Dataset, LayoutError, load_dataset, write_synthetic
+from jcat_core.eval.report import ResultSource, record_list, report
+from jcat_core.eval.results import BOX_FORMATS, MASK_FORMATS
+from jcat_core.eval.runner import run
+from jcat_core.eval.trackers import known_trackers, parse_trackers
+from jcat_core.eval.vot import REGIONS, SupervisedConfig, run_supervised
+
+SPLIT_LOADERS = {"trackingnet", "davis", "youtube-vos"}  # loaders taking a split= option
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="jcat-eval", description=__doc__.split("\n")[0].strip("`: "))
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def data(sub: argparse.ArgumentParser, many: bool) -> None:
+        action = "append" if many else "store"
+        sub.add_argument("--dataset", action=action, required=True, choices=sorted(LOADERS),
+                         help="benchmark family" + (" (repeat with --root for several)" if many else ""))
+        sub.add_argument("--root", action=action, required=True, help="the dataset folder")
+        sub.add_argument("--split", help="split for TrackingNet (TEST), DAVIS (val), YouTube-VOS (valid)")
+        sub.add_argument("--out", default="runs/eval", help="output folder (default runs/eval)")
+
+    def trackers(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--trackers", default="standin,csrt",
+                         help=f"comma-separated, from: {', '.join(known_trackers())} (default standin,csrt)")
+        sub.add_argument("--weights", help="JcatNet weights for 'jcat' (JcatNet.pth.tar or *.safetensors)")
+        sub.add_argument("--device", default="cpu", help="cpu, cuda or auto (default cpu)")
+        sub.add_argument("--profile", default="default", choices=("default", "vot"), help="tracker parameters")
+        sub.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    run_cmd = commands.add_parser("run", help="track a dataset with several trackers, then report")
+    data(run_cmd, many=True)
+    trackers(run_cmd)
+    run_cmd.add_argument("--workers", type=int, default=1, help="worker processes over sequences (default 1)")
+    run_cmd.add_argument("--fresh", action="store_true", help="run finished sequences again (no resume)")
+    run_cmd.add_argument("--synthetic", default="", help="for --dataset synthetic with an empty root: write these "
+                         "suite sequences there first (comma-separated; default all), e.g. clean,occlusion")
+    run_cmd.add_argument("--synthetic-size", default="320x240", help="WxH of written synthetic sequences")
+    run_cmd.add_argument("--synthetic-frames", type=int, default=60, help="frames per written synthetic sequence")
+
+    for name, text in (("report", "score the result folders under --out (and --results) and write the report"),
+                       ("compare", "score published raw results (--results) beside ours and write the report")):
+        sub = commands.add_parser(name, help=text)
+        data(sub, many=False)
+        sub.add_argument("--trackers", help="our tracker folders under --out/<dataset> (default: all with records)")
+        sub.add_argument("--results", action="append", default=[], metavar="NAME=DIR[:FORMAT]",
+                         help=f"a result folder to score, format one of {', '.join(BOX_FORMATS + MASK_FORMATS)} "
+                              "(default: the dataset's)")
+
+    vot_cmd = commands.add_parser("vot", help="VOT-style supervised run (resets after failures): accuracy, failures")
+    vot_cmd.add_argument("--root", required=True, help="a VOT dataset folder (list.txt + sequences)")
+    vot_cmd.add_argument("--out", default="runs/eval/vot", help="output folder (default runs/eval/vot)")
+    vot_cmd.add_argument("--region", default="box", choices=REGIONS, help="what the tracker reports (default box)")
+    trackers(vot_cmd)
+
+    commands.add_parser("list", help="the known trackers and dataset families")
+    args = parser.parse_args(argv)
+    if args.command == "run" and len(args.dataset) != len(args.root):
+        parser.error("give one --root per --dataset")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Console script ``jcat-eval``; returns the exit status."""
+    args = parse_args(argv)
+    try:
+        if args.command == "list":
+            print("trackers:", ", ".join(known_trackers()))
+            print("datasets:", ", ".join(LOADERS))
+            return 0
+        if args.command == "vot":
+            return _vot(args)
+        if args.command == "run":
+            return _run(args)
+        return _report(args)
+    except ValueError as error:
+        print(f"jcat-eval: error: {error}", file=sys.stderr)
+        return 2
+
+
+def _load(family: str, root: str, split: str | None) -> Dataset:
+    options = {"split": split} if split and family in SPLIT_LOADERS else {}
+    return load_dataset(family, root, **options)
+
+
+def _run(args: argparse.Namespace) -> int:
+    specs = parse_trackers(args.trackers, args.weights, args.device, args.profile)
+    out = Path(args.out)
+    overview: dict = {"datasets": {}, "skipped_datasets": []}
+    for family, root in zip(args.dataset, args.root, strict=True):
+        if family == "synthetic" and not (Path(root) / "list.txt").is_file():
+            width, height = (int(v) for v in args.synthetic_size.lower().split("x"))
+            names = tuple(n for n in args.synthetic.split(",") if n) or None
+            write_synthetic(Path(root), names, height=height, width=width, num_frames=args.synthetic_frames)
+            print(f"[jcat-eval] wrote synthetic sequences to {root}")
+        try:
+            dataset = _load(family, root, args.split)
+        except LayoutError as error:
+            print(f"jcat-eval: skipping {family}: {error}", file=sys.stderr)
+            overview["skipped_datasets"].append({"dataset": family, "root": root, "reason": str(error)})
+            continue
+        _print_problems(dataset)
+        folder = out / family
+        records = run(dataset, specs, folder, workers=args.workers, resume=not args.fresh,
+                      progress=not args.no_progress)
+        sources = [ResultSource(s.name, folder / s.name, dataset.result_format) for s in specs]
+        report(dataset, sources, folder, records)
+        overview["datasets"][family] = str(folder / "summary.json")
+        print((folder / "report.md").read_text())
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "run.json").write_text(json.dumps(overview, indent=1))
+    for item in overview["skipped_datasets"]:
+        print(f"[jcat-eval] skipped dataset {item['dataset']} ({item['root']}): see {out / 'run.json'}")
+    return 0 if overview["datasets"] else 2
+
+
+def _report(args: argparse.Namespace) -> int:
+    try:
+        dataset = _load(args.dataset, args.root, args.split)
+    except LayoutError as error:
+        print(f"jcat-eval: error: {error}", file=sys.stderr)
+        return 2
+    folder = Path(args.out) / args.dataset
+    if args.trackers:
+        ours = [n.strip() for n in args.trackers.split(",") if n.strip()]
+    else:
+        ours = sorted(p.name for p in folder.iterdir() if (p / "records").is_dir()) if folder.is_dir() else []
+    sources = [ResultSource(name, folder / name, dataset.result_format) for name in ours]
+    for item in args.results:
+        name, _, path = item.partition("=")
+        fmt = dataset.result_format
+        head, _, tail = path.rpartition(":")
+        if head and tail in BOX_FORMATS + MASK_FORMATS:
+            path, fmt = head, tail
+        if not name or not path:
+            raise ValueError(f"--results takes NAME=DIR[:FORMAT], got {item!r}")
+        sources.append(ResultSource(name, Path(path), fmt))
+    if args.command == "compare" and not args.results:
+        raise ValueError("compare needs at least one --results NAME=DIR[:FORMAT] (published raw results)")
+    if not sources:
+        raise ValueError(f"no result folders: nothing under {folder} and no --results")
+    _print_problems(dataset)
+    report(dataset, sources, folder, record_list(dataset, folder, ours))
+    print((folder / "report.md").read_text())
+    return 0
+
+
+def _vot(args: argparse.Namespace) -> int:
+    try:
+        dataset = load_dataset("vot", args.root)
+    except LayoutError as error:
+        print(f"jcat-eval: error: {error}", file=sys.stderr)
+        return 2
+    _print_problems(dataset)
+    specs = parse_trackers(args.trackers, args.weights, args.device, args.profile)
+    summary = run_supervised(dataset, specs, Path(args.out), SupervisedConfig(region=args.region),
+                             progress=not args.no_progress)
+    for name, entry in summary["trackers"].items():
+        accuracy = "-" if entry["accuracy"] is None else f"{entry['accuracy']:.3f}"
+        print(f"{name:>12}: accuracy {accuracy}, failures {entry['failures']}")
+    print(f"[jcat-eval] {Path(args.out) / 'vot_summary.json'}")
+    return 0
+
+
+def _print_problems(dataset: Dataset) -> None:
+    for problem in dataset.problems:
+        kind = "skipping" if problem.skipped else "note"
+        print(f"[jcat-eval] {dataset.name}: {kind} {problem.sequence}: {problem.message}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
