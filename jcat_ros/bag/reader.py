@@ -64,6 +64,8 @@ def open_reader(path: Path) -> Reader:
         text = str(err)
         if "magic" in text.lower():
             text += " (the mcap file is truncated or was not closed: the recorder was killed or the copy is partial)"
+        elif "database" in text.lower():
+            text += " (the .db3 file is not a rosbag2 sqlite3 storage file)"
         raise BagError(f"cannot read {path}: {text}") from err
     except (OSError, ValueError, KeyError) as err:
         raise BagError(f"cannot read {path} as a rosbag2: {err}") from err

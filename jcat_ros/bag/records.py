@@ -27,6 +27,7 @@ class FrameRecord:
     gt_box: tuple[float, float, float, float] | None = None  # None: not visible, or unknown (see gt_known)
     gt_known: bool = False
     latency_ms: float | None = None  # eval: track() time; replay: publication of the frame -> output received
+    sent_ns: int | None = None  # replay: wall-clock publication instant (= the header stamp sent, unless --clock)
     iou: float | None = None  # box IoU where the truth is known and the target visible
     mask_iou: float | None = None
 

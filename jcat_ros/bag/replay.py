@@ -194,6 +194,9 @@ class Replay:
         self.progress(f"[replay] waiting for {self.options.node} (subscribed to {self.topic})")
         self.probe.wait_for(lambda: self.publisher.get_subscription_count() > 0, self.options.timeout,
                             f"a subscriber on {self.topic} (is the tracker node running, remapped to it?)")
+        state = f"{self.options.node.rstrip('/')}/state"
+        self.probe.wait_for(lambda: self.probe.node.count_publishers(state) > 0, self.options.timeout,
+                            f"the node's {state} (is the node active?)")
 
     def _initialise(self, index: int, frame, init: dict) -> None:
         """Publish the init frame until the node has answered for it, then send ~/init with its stamp."""
@@ -335,7 +338,7 @@ class Replay:
                 continue  # the first answer counts (the init frame is answered IDLE, then TRACKING)
             r.state, r.score = STATE_NAMES[msg.state], float(msg.score)
             r.box = box_xywh(msg.bbox) if r.state in FOUND else None
-            r.latency_ms = (received - first_sent[index][0]) / 1e6
+            r.sent_ns, r.latency_ms = first_sent[index][0], (received - first_sent[index][0]) / 1e6
             if index > result.init["frame"]:
                 receipts.append(received)
         masks = {time_ns(m.header.stamp): m for _, m in self.outputs[f"{self.options.node.rstrip('/')}/mask"][1]}
