@@ -119,6 +119,7 @@ class CorrelationFilter:
         self.projection = torch.empty(0)
         self.filter = torch.empty(0)
         self.samples = torch.empty(0)
+        self.spectra = torch.empty(0)  # the samples' zero-padded spectra, positions x memory x D (see refine)
         self.labels = torch.empty(0)
         self.weights = torch.empty(0)
         self.count = 0
@@ -166,9 +167,11 @@ class CorrelationFilter:
         memory = p.sample_memory_size
         projected = self.project(features)
         self.samples = projected.new_zeros((memory, *projected.shape[1:]))
+        spectra = self._spectra(projected)
+        self.spectra = spectra.new_zeros((spectra.shape[0], memory, spectra.shape[2]))
         self.labels = labels.new_zeros((memory, *labels.shape[1:]))
         self.weights = weights.new_zeros(memory)
-        self.samples[:n], self.labels[:n], self.weights[:n] = projected, labels, weights
+        self.samples[:n], self.spectra[:, :n], self.labels[:n], self.weights[:n] = projected, spectra, labels, weights
         self.count = n
         self.samples_added = 0
 
@@ -184,6 +187,7 @@ class CorrelationFilter:
             slot = torch.argmin(self.weights).view(1)
         centres = torch.tensor([centre], dtype=torch.float32, device=self.device)
         self.samples.index_copy_(0, slot, projected[:1])
+        self.spectra.index_copy_(1, slot, self._spectra(projected[:1]))
         self.labels.index_copy_(0, slot, gaussian_labels(centres, self.labels.shape[-2:], sigma))
         self.weights.index_fill_(0, slot, rate)
         self.weights[:self.count] /= self.weights[:self.count].sum()
@@ -192,29 +196,56 @@ class CorrelationFilter:
     def refine(self, cg_iterations: int) -> None:
         """Re-fit f (P fixed) on the memory: one Gauss-Newton linearisation, ``cg_iterations`` CG steps.
 
-        The normal operator is written out, JᵀJ v = conv_wᵀ(m² ⊙ conv(x, v)) + λ W² ⊙ v with m = mlu'(s₀) √w_n,
-        so each CG step costs one convolution and one weight gradient over the memory (the generic
-        ``gauss_newton_step`` recomputes the primal convolution inside every Jacobian-vector product).
+        The normal operator is written out, JᵀJ v = Cᵀ(m² ⊙ C v) + λ W² ⊙ v with C v = conv(x, v) over the memory
+        and m = mlu'(s₀) √w_n. C and Cᵀ are batched products with the samples' spectra, kept since each sample
+        was stored, so a CG step costs two small matrix products instead of two convolutions over the memory.
         """
         p = self.params
-        samples, labels = self.samples[:self.count], self.labels[:self.count]
-        root_weights = self.weights[:self.count].sqrt().view(-1, 1, 1, 1)
-        padding = p.filter_size // 2
-        penalty = p.filter_regularization * self.spatial_weight**2  # λ W², broadcast over the channels
-        response = F.conv2d(samples, self.filter, padding=padding)  # Nx1xHxW
+        labels, root_weights = self.labels[:self.count], self.weights[:self.count].sqrt().view(-1, 1, 1)
+        spectra = self.spectra[:, :self.count]  # positions x N x D
+        penalty = p.filter_regularization * self.spatial_weight[0]**2  # λ W², broadcast over the channels
+        response = self._correlate(spectra, self.filter[0])  # NxHxW, = _response(samples, filter)
         activated, slope = torch.func.jvp(lambda s: mlu(s, p.mlu_slope), (response,), (torch.ones_like(response),))
         gain = slope * root_weights  # m: the data residuals' derivative per score entry
 
-        def transposed(residual: torch.Tensor) -> torch.Tensor:  # conv_wᵀ: score map -> filter gradient
-            return torch.nn.grad.conv2d_weight(samples, self.filter.shape, residual, padding=padding)
-
         def normal_operator(v: Tensors) -> Tensors:
-            return (transposed(gain**2 * F.conv2d(samples, v[0], padding=padding)) + penalty * v[0],)
+            return (self._correlate_transposed(spectra, gain**2 * self._correlate(spectra, v[0])) + penalty * v[0],)
 
-        residual = root_weights * (activated - labels[:, None])  # √w_n (mlu(s₀) − y_n)
-        gradient = transposed(gain * residual) + penalty * self.filter  # Jᵀr
+        residual = root_weights * (activated - labels)  # √w_n (mlu(s₀) − y_n)
+        gradient = self._correlate_transposed(spectra, gain * residual) + penalty * self.filter[0]  # Jᵀr
         (step,) = conjugate_gradient(normal_operator, (-gradient,), cg_iterations)
-        self.filter = self.filter + step
+        self.filter = self.filter + step[None]
+
+    # -- the memory's correlations in the Fourier domain --
+    # Zero-padded to L = h + 2·(k//2) per side, the cyclic correlation of size L equals ``_response``'s linear one
+    # on every output entry, so these products are exact up to rounding.
+    def _fft_size(self, height: int, width: int) -> tuple[int, int]:
+        pad = self.params.filter_size // 2
+        return height + 2 * pad, width + 2 * pad
+
+    def _spectra(self, projected: torch.Tensor) -> torch.Tensor:
+        """NxDxhxw samples -> their spectra, positions x N x D (the layout of the batched products)."""
+        pad = self.params.filter_size // 2
+        spectra = torch.fft.rfft2(F.pad(projected, (pad, pad, pad, pad)), s=self._fft_size(*projected.shape[-2:]))
+        return spectra.flatten(2).permute(2, 0, 1).contiguous()
+
+    def _correlate(self, spectra: torch.Tensor, filt: torch.Tensor) -> torch.Tensor:
+        """C f: the NxHxW responses of the memory to a Dxkxk filter."""
+        height, width = self.samples.shape[-2:]
+        size = self._fft_size(height, width)
+        filter_spectrum = torch.fft.rfft2(filt, s=size).flatten(1).T.conj().unsqueeze(-1)  # positions x D x 1
+        product = torch.bmm(spectra, filter_spectrum)[..., 0].T  # N x positions
+        out = torch.fft.irfft2(product.reshape(-1, size[0], size[1] // 2 + 1), s=size)
+        return out[:, :self.score_size(height), :self.score_size(width)]
+
+    def _correlate_transposed(self, spectra: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        """Cᵀ r: the Dxkxk filter gradient of NxHxW score residuals."""
+        size = self._fft_size(*self.samples.shape[-2:])
+        score_spectrum = torch.fft.rfft2(scores, s=size).flatten(1).T.conj().unsqueeze(1)  # positions x 1 x N
+        product = torch.bmm(score_spectrum, spectra)[:, 0].T  # D x positions
+        out = torch.fft.irfft2(product.reshape(-1, size[0], size[1] // 2 + 1), s=size)
+        k = self.params.filter_size
+        return out[:, :k, :k]
 
     # -- localisation --
     def localize(self, projected: torch.Tensor, sample_size: int, window: torch.Tensor,

@@ -118,7 +118,7 @@ def test_filter_refresh_equals_the_autodiff_gauss_newton_step_and_learning_fills
 
     (expected,) = gauss_newton_step(residuals, (dcf.filter,), params.update_cg_iterations)
     dcf.refine(params.update_cg_iterations)
-    torch.testing.assert_close(dcf.filter, expected, rtol=1e-4, atol=1e-7)
+    torch.testing.assert_close(dcf.filter, expected, rtol=1e-3, atol=1e-6)  # FFT vs direct convolution
 
 
 def test_memory_bank_schedule_and_eviction_follow_the_spec() -> None:
