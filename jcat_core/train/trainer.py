@@ -170,6 +170,7 @@ class Trainer:
         self.out = Path(config.output_dir).expanduser()
         self.ckpt_dir = self.out / "checkpoints"
         self.progress = progress and self.dist.main
+        torch.manual_seed(config.seed)  # the head's initialisation
         self.net = build_network(config).to(self.dist.device)
         self.model: torch.nn.Module = self.net
         if self.dist.active:
