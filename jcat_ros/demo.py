@@ -1,135 +1,37 @@
-"""The product end to end on this machine: a camera node publishing a synthetic sequence, the tracker node
-started as a user starts it (`ros2 launch` where available), the target initialised with `init_client` as from
-another terminal, the outputs recorded, and a summary against the sequence's exact ground truth.
+"""The product end to end on a recorded camera stream: a demo bag is made (a synthetic sequence with exact ground
+truth, or your video), the tracker node is started as a user starts it (`ros2 launch` where available), the bag
+is replayed into it, the target is initialised with `init_client` as from another terminal, every output is
+recorded, and a summary and a report (JSON, plots, MP4) are written.
 
-    python -m jcat_ros.demo [--sequence clean] [--frames 240] [--rate 8] [--weights PATH]
+    python -m jcat_ros.demo [--sequence clean] [--frames 120] [--rate 10] [--weights PATH]
+    python -m jcat_ros.demo --video FILE --box x,y,w,h          # your footage (no ground truth: system figures)
+    python -m jcat_ros.demo --bag DIR [--box x,y,w,h]           # a rosbag2 recorded elsewhere
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import random
-import shutil
 import signal
-import statistics
-import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
-from vision_msgs.msg import Detection2DArray
+from jcat_ros.bag.cli import parse_box
+from jcat_ros.bag.processes import REPO, Processes, tracker_command
+from jcat_ros.bag.reader import Bag
+from jcat_ros.bag.report import OverlayVideo, format_rows, summary_rows, write_report
+from jcat_ros.bag.weights import choose_weights
+from jcat_ros.bag.writer import BagError, MakeOptions, make_bag
 
-from jcat_core.tracker.geometry import box_iou
-from jcat_ros.msg import TrackerState
-from jcat_ros.probe import Probe, ProbeTimeoutError
-from jcat_ros.tracker_outputs import STATE_NAMES, box_xywh, time_ns
-
-REPO = Path(__file__).resolve().parents[1]
 TARGET_ID = "demo"
 
 
-@dataclass
-class Summary:
-    """What a user wants to know after a run."""
-
-    weights: str
-    frames_seen: int  # camera frames the demo itself received (ground-truth messages)
-    frames_processed: int
-    frames_dropped: int
-    fps: float
-    latency_median_ms: float
-    latency_p95_ms: float
-    mean_iou: float
-    time_lost_percent: float
-    device: str
-
-
-def choose_weights(requested: str | None) -> tuple[str, str]:
-    """(value for the node's weights parameter, what it is): the given file, the published weights in their
-    documented place, or the colour-key stand-in network."""
-    from jcat_core.models.checkpoint import default_weights_path
-
-    published = default_weights_path()
-    standin = ("standin", f"the colour-key stand-in network: no learned weights, it shows the node and tracker "
-                          f"machinery, not JCAT's accuracy (the published weights go to {published})")
-    if requested == "standin":
-        return standin
-    if requested:
-        return requested, f"{requested} (given on the command line)"
-    if published.is_file():
-        return str(published), f"{published}: the authors' published JCAT weights"
-    return standin
-
-
-def summarise(weights: str, truth: list, states: list, device: str) -> Summary:
-    """Accuracy against the ground truth by header stamp, and the node's own timing figures."""
-    tracked = [m for m in states if m.target_id == TARGET_ID]
-    boxes = {time_ns(m.header.stamp): box_xywh(m.detections[0].bbox) for m in truth if m.detections}
-    found = (TrackerState.TRACKING, TrackerState.UNCERTAIN)  # LOST counts as 0 overlap
-    overlaps = [box_iou(box_xywh(m.bbox), boxes[time_ns(m.header.stamp)]) if m.state in found else 0.0
-                for m in tracked if time_ns(m.header.stamp) in boxes]
-    latencies = sorted(m.latency_ms for m in tracked)
-    span = (time_ns(tracked[-1].header.stamp) - time_ns(tracked[0].header.stamp)) / 1e9 if len(tracked) > 1 else 0.0
-    return Summary(
-        weights=weights,
-        frames_seen=len(truth),
-        frames_processed=len(tracked),
-        frames_dropped=tracked[-1].frames_dropped if tracked else 0,
-        fps=(len(tracked) - 1) / span if span > 0 else 0.0,  # processed frames per second of camera time
-        latency_median_ms=statistics.median(latencies) if latencies else 0.0,
-        latency_p95_ms=latencies[int(0.95 * (len(latencies) - 1))] if latencies else 0.0,
-        mean_iou=statistics.fmean(overlaps) if overlaps else 0.0,
-        time_lost_percent=100.0 * sum(m.state == TrackerState.LOST for m in tracked) / max(1, len(tracked)),
-        device=device,
-    )
-
-
-def print_summary(summary: Summary) -> None:
-    rows = [
-        ("camera frames seen / tracked / dropped",
-         f"{summary.frames_seen} / {summary.frames_processed} / {summary.frames_dropped}"),
-        ("tracker rate", f"{summary.fps:.1f} fps on {summary.device}"),
-        ("latency stamp -> output, median / p95", f"{summary.latency_median_ms:.0f} / {summary.latency_p95_ms:.0f} ms"),
-        ("mean IoU with the ground truth", f"{summary.mean_iou:.3f}"),
-        ("time lost", f"{summary.time_lost_percent:.1f} %"),
-    ]
-    width = max(len(name) for name, _ in rows)
-    print("\n".join(f"  {name:<{width}}  {value}" for name, value in rows))
-
-
-def tracker_status(diagnostics: list) -> DiagnosticStatus | None:
-    """The tracker node's newest diagnostic status, None before the first."""
-    return next((d.status[0] for d in reversed(list(diagnostics)) if d.status[0].name.startswith("jcat_tracker")),
-                None)
-
-
-class Processes:
-    """Child processes, each in its own process group, all stopped (Ctrl-C first) on exit."""
-
-    def __init__(self, env: dict[str, str], log_dir: Path) -> None:
-        self.env, self.log_dir, self.children = env, log_dir, []
-
-    def start(self, name: str, command: list[str]) -> subprocess.Popen:
-        log = (self.log_dir / f"{name}.log").open("w")
-        child = subprocess.Popen(command, cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                                 start_new_session=True)
-        self.children.append(child)
-        return child
-
-    def stop(self) -> None:
-        for child in self.children:
-            if child.poll() is None:
-                child.send_signal(signal.SIGINT)  # Ctrl-C to the leader only: ros2 launch forwards it once
-        for child in self.children:
-            try:
-                child.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(child.pid, signal.SIGKILL)
-                child.wait()
+def say(text: str) -> None:
+    print(f"[demo] {text}", flush=True)
 
 
 def interrupt_on_sigint_and_sigterm() -> None:
@@ -143,90 +45,108 @@ def interrupt_on_sigint_and_sigterm() -> None:
     signal.signal(signal.SIGTERM, raise_interrupt)
 
 
+def demo_bag(args: argparse.Namespace, bags: Path) -> Path:
+    """The bag to replay: --bag as given, else one made from the video or the synthetic sequence, made once and
+    reused by later runs with the same settings (a bag is complete once its metadata.yaml is written)."""
+    if args.bag:
+        return Path(args.bag)
+    if args.video:
+        video = Path(args.video).expanduser()
+        if not video.is_file():
+            raise BagError(f"--video {video}: no such file")
+        if args.box is None:
+            raise BagError("--video needs --box x,y,w,h: where the target is on the first frame")
+        stat = video.stat()
+        key = f"{video.resolve()}:{stat.st_size}:{stat.st_mtime_ns}:{args.box}:{args.rate}:{args.frames}"
+        name = f"video-{video.stem}-{hashlib.sha1(key.encode()).hexdigest()[:8]}"
+        source = str(video)
+    else:
+        name = f"synthetic-{args.sequence}-{args.frames}f-{args.width}x{args.height}-{args.rate:g}hz"
+        source = f"synthetic:{args.sequence}"
+    path = bags / name
+    if (path / "metadata.yaml").is_file():
+        say(f"demo bag: {path} (made by an earlier run)")
+        return path
+    say(f"making the demo bag from {source}: {args.frames} frames at {args.rate:g} Hz -> {path}")
+    result = make_bag(MakeOptions(source=source, out=path, rate=args.rate, frames=args.frames, width=args.width,
+                                  height=args.height, box=args.box if args.video else None, force=True))
+    say(f"  {result.frames} frames, {'with' if result.ground_truth else 'without'} ground truth")
+    return path
+
+
 def run(args: argparse.Namespace) -> int:
     interrupt_on_sigint_and_sigterm()
+    started = time.monotonic()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
     weights, description = choose_weights(args.weights)
-    out_dir = Path(args.out)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ)
-    env.setdefault("ROS_DOMAIN_ID", str(random.randint(1, 100)))  # a domain of its own unless one is set
-    env.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
-    print(f"[demo] weights: {description}")
-    print(f"[demo] ROS_DOMAIN_ID={env['ROS_DOMAIN_ID']}; logs in {out_dir}")
-    processes = Processes(env, out_dir)
-    probe = Probe("jcat_demo", int(env["ROS_DOMAIN_ID"]))
+    os.environ.setdefault("ROS_DOMAIN_ID", str(random.randint(1, 100)))  # a domain of its own unless one is set
+    os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+    say(f"weights: {description}")
+    say(f"ROS_DOMAIN_ID={os.environ['ROS_DOMAIN_ID']}; report and logs in {out}")
+    processes = Processes(dict(os.environ), out)
+    replay = None
     try:
-        truth = probe.record(Detection2DArray, "/jcat_camera/ground_truth")
-        states = probe.record(TrackerState, "/jcat_tracker/state")
-        diagnostics = probe.record(DiagnosticArray, "/diagnostics")
-        if shutil.which("ros2"):
-            print("[demo] starting the tracker: ros2 launch jcat_ros tracker.launch.py image:=/camera/image_raw")
-            processes.start("tracker", ["ros2", "launch", "jcat_ros", "tracker.launch.py",
-                                        "image:=/camera/image_raw", f"weights:={weights}", f"device:={args.device}"])
-        else:
-            print("[demo] starting the tracker: tracker_node (ros2 launch is not installed here)")
-            processes.start("tracker", [sys.executable, "-m", "jcat_ros.tracker_node", "--ros-args", "--params-file",
-                                        str(REPO / "config" / "tracker.yaml"), "-r", "image:=/camera/image_raw",
-                                        "-p", f"weights:={weights}", "-p", f"device:={args.device}"])
-        probe.wait_for(lambda: tracker_status(diagnostics), args.timeout, "the tracker node's diagnostics")
-        if tracker_status(diagnostics).level == DiagnosticStatus.ERROR:
-            print(f"[demo] the tracker node reports an error: {tracker_status(diagnostics).message}", file=sys.stderr)
-            return 1
-        print(f"[demo] starting the camera: synthetic:{args.sequence}, {args.width}x{args.height}, "
-              f"{args.frames} frames at {args.rate:g} Hz")
-        processes.start("camera", [sys.executable, "-m", "jcat_ros.camera_node", "--ros-args",
-                                   "-r", "image:=/camera/image_raw", "-p", f"source:=synthetic:{args.sequence}",
-                                   "-p", f"width:={args.width}", "-p", f"height:={args.height}",
-                                   "-p", f"num_frames:={args.frames}", "-p", f"rate:={args.rate}"])
-        probe.wait_for(lambda: len(states) >= 3 and truth and truth[-1].detections, args.timeout,
-                       "the tracker to receive camera frames")
-        drawn_on = truth[-1]  # the user draws the box on the frame on screen: the newest one
-        x, y, w, h = box_xywh(drawn_on.detections[0].bbox)
-        stamp = f"{drawn_on.header.stamp.sec}.{drawn_on.header.stamp.nanosec:09d}"
-        print(f"[demo] $ ros2 run jcat_ros init_client --box {x:.0f},{y:.0f},{w:.0f},{h:.0f} --stamp {stamp} "
-              f"--target-id {TARGET_ID}")
-        init = subprocess.run([sys.executable, "-m", "jcat_ros.init_client", "--box", f"{x},{y},{w},{h}",
-                               "--stamp", stamp, "--target-id", TARGET_ID], env=env, capture_output=True, text=True,
-                              timeout=args.timeout)
-        print(f"[demo]   {(init.stdout + init.stderr).strip()}")
-        if init.returncode != 0:
-            return 1
-        end = time.monotonic() + args.frames / args.rate + 2.0
-        while time.monotonic() < end:
-            time.sleep(1.0)
-            tracked = [m for m in list(states) if m.target_id == TARGET_ID]
-            if tracked:
-                last = tracked[-1]
-                print(f"[demo] {len(tracked):4d} frames tracked  state {STATE_NAMES[last.state]:<9} "
-                      f"score {last.score:.2f}  latency {last.latency_ms:5.0f} ms  dropped {last.frames_dropped}")
-        device = tracker_status(diagnostics).hardware_id
-        summary = summarise(weights, list(truth), list(states), device)
-        (out_dir / "summary.json").write_text(json.dumps(asdict(summary), indent=2) + "\n")
-        print("[demo] summary")
-        print_summary(summary)
-        print(f"[demo] report: {out_dir / 'summary.json'}")
+        bag_path = demo_bag(args, out / "bags")
+        bag = Bag(bag_path)  # fails early, with the bag's topics, when it has no usable camera topic
+        compressed, topic = bag.image_type.endswith("CompressedImage"), bag.image_topic
+        bag.close()
+        from jcat_ros.bag.replay import Replay, ReplayOptions  # rclpy: only once the bag is there
+
+        base = topic.removesuffix("/compressed") if compressed else topic
+        command, shown = tracker_command(base, weights, args.device, "compressed" if compressed else "raw")
+        say(f"starting the tracker: {shown}")
+        node = processes.start("tracker", command)
+        replay = Replay(ReplayOptions(bag=bag_path, out=out / "result_bag", box=args.box if args.bag else None,
+                                      target_id=TARGET_ID, init_client=True, speed=args.speed,
+                                      timeout=args.timeout, force=True),
+                        description, [node.pid], progress=say)
+        result = replay.run()
+        if replay.interrupted:
+            raise KeyboardInterrupt
+        say("writing the report (plots, overlay video)")
+        paths = write_report(result, out)
+        video = OverlayVideo(out / "overlay.mp4", args.rate)
+        replay.write_video(result, video)
+        paths["video"] = video.close()
+        paths["result_bag"] = out / "result_bag"
+        report = json.loads(paths["json"].read_text())
+        say(f"summary ({time.monotonic() - started:.0f} s)")
+        print(format_rows(summary_rows(report)))
+        for problem in report["problems"]:
+            say(f"note: {problem}")
+        say("report:")
+        print("\n".join(f"  {name:<13} {path}" for name, path in paths.items() if path is not None))
         return 0
-    except ProbeTimeoutError as err:
-        print(f"[demo] failed: {err}; see the logs in {out_dir}", file=sys.stderr)
+    except (BagError, TimeoutError) as err:
+        print(f"[demo] failed: {err}; see the logs in {out}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("[demo] interrupted", file=sys.stderr)
+        print("[demo] interrupted", file=sys.stderr, flush=True)
         return 130
     finally:
         processes.stop()
-        probe.close()
+        if replay is not None:
+            replay.close()
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog="\n".join(__doc__.splitlines()[5:]))
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--video", help="make the demo bag from this video (needs --box)")
+    source.add_argument("--bag", help="replay this rosbag2 instead of a demo bag")
+    parser.add_argument("--box", type=parse_box, help="x,y,w,h of the target on the first frame (pixels)")
     parser.add_argument("--sequence", default="clean", help="synthetic sequence (jcat_core.data.synthetic suite)")
-    parser.add_argument("--frames", type=int, default=240)
-    parser.add_argument("--rate", type=float, default=8.0, help="camera frames per second")
+    parser.add_argument("--frames", type=int, default=120, help="frames in the demo bag")
+    parser.add_argument("--rate", type=float, default=10.0, help="camera frames per second in the demo bag")
     parser.add_argument("--width", type=int, default=640)
     parser.add_argument("--height", type=int, default=480)
-    parser.add_argument("--weights", help="weights file (default: published weights if present, else stand-in)")
+    parser.add_argument("--speed", type=float, default=1.0, help="replay at N times the recorded rate")
+    parser.add_argument("--weights", help="weights file or 'standin' (default: the best available, printed)")
     parser.add_argument("--device", default="auto", help="auto | cuda | cpu")
-    parser.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for each process")
+    parser.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for the node")
     parser.add_argument("--out", default=str(REPO / "runs" / "demo"), help="folder for the report and the logs")
     return run(parser.parse_args(argv))
 

@@ -104,7 +104,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
                             timeout=args.timeout, storage=args.storage, force=args.force)
     processes = Processes(dict(os.environ), out)
     description = "the running node's (attached; see its log for which weights)"
-    replay = Replay(options, description)
+    replay = Replay(options, description, progress=lambda text: print(f"[replay] {text}", flush=True))
     try:
         if args.start_node:
             weights, description = choose_weights(args.weights)

@@ -18,13 +18,14 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import psutil
 from builtin_interfaces.msg import Time
-from diagnostic_msgs.msg import DiagnosticArray
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from rclpy.qos import qos_profile_sensor_data
 from rclpy.serialization import deserialize_message, serialize_message
 from rosbags.rosbag2 import StoragePlugin, Writer
@@ -146,7 +147,7 @@ class Replay:
     """One replay of a bag into a tracker node; `run()` returns the RunResult (its records and figures)."""
 
     def __init__(self, options: ReplayOptions, weights: str = "", node_pids: list[int] | None = None,
-                 progress=print) -> None:
+                 progress: Callable[[str], None] = print) -> None:
         if options.speed <= 0:
             raise BagError(f"--speed must be positive, got {options.speed}")
         self.options, self.weights, self.progress = options, weights, progress
@@ -191,12 +192,24 @@ class Replay:
         return any(m.header.stamp == head.stamp for _, m in list(self.states))
 
     def _wait_for_node(self) -> None:
-        self.progress(f"[replay] waiting for {self.options.node} (subscribed to {self.topic})")
-        self.probe.wait_for(lambda: self.publisher.get_subscription_count() > 0, self.options.timeout,
+        self.progress(f"waiting for {self.options.node} (subscribed to {self.topic})")
+        self.probe.wait_for(lambda: self._node_error() or self.publisher.get_subscription_count() > 0,
+                            self.options.timeout,
                             f"a subscriber on {self.topic} (is the tracker node running, remapped to it?)")
+        if self._node_error():
+            raise BagError(f"the tracker node reports an error: {self._node_error()}")
         state = f"{self.options.node.rstrip('/')}/state"
         self.probe.wait_for(lambda: self.probe.node.count_publishers(state) > 0, self.options.timeout,
                             f"the node's {state} (is the node active?)")
+
+    def _node_error(self) -> str:
+        """The node's newest diagnostics message when it is an error (e.g. the weights could not be loaded)."""
+        name = self.options.node.strip("/").split("/")[-1]
+        for _, msg in reversed(list(self.outputs["/diagnostics"][1])):
+            for status in msg.status:
+                if status.name.startswith(name):
+                    return status.message if status.level == DiagnosticStatus.ERROR else ""
+        return ""
 
     def _initialise(self, index: int, frame, init: dict) -> None:
         """Publish the init frame until the node has answered for it, then send ~/init with its stamp."""
@@ -217,10 +230,10 @@ class Replay:
         command = (f"init_client --box {x:.1f},{y:.1f},{w:.1f},{h:.1f} --stamp {frame_time(head.stamp)} "
                    f"--target-id {self.options.target_id} --node {self.options.node}")
         if self.options.init_client:
-            self.progress(f"[replay] $ ros2 run jcat_ros {command}")
+            self.progress(f"$ ros2 run jcat_ros {command}")
             done = subprocess.run([sys.executable, "-m", "jcat_ros.init_client", *command.split()[1:]],
                                   capture_output=True, text=True, timeout=self.options.timeout)
-            self.progress(f"[replay]   {(done.stdout + done.stderr).strip()}")
+            self.progress(f"  {(done.stdout + done.stderr).strip()}")
             if done.returncode != 0:
                 raise BagError(f"~/init refused: {(done.stdout + done.stderr).strip()}")
         else:
@@ -228,7 +241,7 @@ class Replay:
                                        self.options.timeout)
             if not response.success:
                 raise BagError(f"~/init refused: {response.message}")
-            self.progress(f"[replay] ~/init on frame {index}: tracking {response.target_id!r}")
+            self.progress(f"~/init on frame {index}: tracking {response.target_id!r}")
 
     def run(self) -> RunResult:
         options = self.options
@@ -303,10 +316,11 @@ class Replay:
             result.problems.append("no /diagnostics after the last frame: the node's counters may be stale")
 
     def _report_progress(self) -> None:
-        tracked = list(self.states)
+        init_stamp = self.init_sent[1].stamp if self.init_sent else None
+        tracked = [item for item in list(self.states) if item[1].header.stamp != init_stamp]
         if tracked:
             last = tracked[-1][1]
-            self.progress(f"[replay] {len(self.published):4d} frames sent, {len(tracked):4d} answered  state "
+            self.progress(f"{len(self.published):4d} frames sent, {len(tracked):4d} answered  state "
                           f"{STATE_NAMES.get(last.state, '?'):<9} score {last.score:.2f}  latency "
                           f"{last.latency_ms:5.0f} ms  dropped {last.frames_dropped}")
 
