@@ -109,6 +109,7 @@ def run(args: argparse.Namespace) -> int:
         video = OverlayVideo(out / "overlay.mp4", args.rate)
         replay.write_video(result, video)
         paths["video"] = video.close()
+        paths["frame_strip"] = video.frame_strip(out / "frame_strip.png")
         paths["result_bag"] = out / "result_bag"
         report = json.loads(paths["json"].read_text())
         say(f"summary ({time.monotonic() - started:.0f} s)")

@@ -80,7 +80,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
                           None if video is None else video.add)
     paths = write_report(result, out)
     if video is not None and video.close():
-        paths["video"] = video.path
+        paths["video"], paths["frame_strip"] = video.path, video.frame_strip(out / "frame_strip.png")
     for problem in result.problems:
         print(f"[eval] note: {problem}")
     _print_report(paths, summary_rows(json.loads(paths["json"].read_text())))
@@ -122,7 +122,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         if video is not None:
             replay.write_video(result, video)
             if video.close():
-                paths["video"] = video.path
+                paths["video"], paths["frame_strip"] = video.path, video.frame_strip(out / "frame_strip.png")
         paths["result_bag"] = options.out
     finally:
         processes.stop()

@@ -352,7 +352,9 @@ class Replay:
                 continue  # the first answer counts (the init frame is answered IDLE, then TRACKING)
             r.state, r.score = STATE_NAMES[msg.state], float(msg.score)
             r.box = box_xywh(msg.bbox) if r.state in FOUND else None
-            r.sent_ns, r.latency_ms = first_sent[index][0], (received - first_sent[index][0]) / 1e6
+            r.sent_ns = first_sent[index][0]
+            if index != result.init["frame"]:  # the init frame's answer waits for ~/init: not a tracking latency
+                r.latency_ms = (received - r.sent_ns) / 1e6
             if index > result.init["frame"]:
                 receipts.append(received)
         masks = {time_ns(m.header.stamp): m for _, m in self.outputs[f"{self.options.node.rstrip('/')}/mask"][1]}

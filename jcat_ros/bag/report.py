@@ -33,8 +33,12 @@ def _finite(value):
 class OverlayVideo:
     """MP4 (mp4v) of the frames with the tracker's mask and box, the ground-truth box and a status line."""
 
+    STRIP_KEPT = 32  # thumbnails kept for the frame strip: every `step`-th frame, the step doubling when full
+
     def __init__(self, path: Path, fps: float) -> None:
         self.path, self.fps, self.writer = path, max(1.0, fps), None
+        self.thumbnails: list[np.ndarray] = []
+        self.step, self.count = 1, 0
 
     def add(self, image: np.ndarray, record: FrameRecord, mask: np.ndarray | None) -> None:
         view = image.copy()
@@ -52,11 +56,29 @@ class OverlayVideo:
             parts.append(f"{record.latency_ms:.0f} ms")
         if record.iou is not None:
             parts.append(f"IoU {record.iou:.2f}")
-        cv2.putText(view, "  ".join(parts), (8, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.5, colour, 1, cv2.LINE_AA)
+        label = "  ".join(parts)
+        if self.count % self.step == 0:  # labelled at its own size, so the strip stays readable
+            size = (200, round(200 * view.shape[0] / view.shape[1]))
+            thumbnail = cv2.resize(view, size, interpolation=cv2.INTER_AREA)
+            cv2.putText(thumbnail, label, (4, 12), cv2.FONT_HERSHEY_SIMPLEX, 0.33, colour, 1, cv2.LINE_AA)
+            self.thumbnails.append(thumbnail)
+            if len(self.thumbnails) == self.STRIP_KEPT:
+                self.thumbnails, self.step = self.thumbnails[::2], self.step * 2
+        self.count += 1
+        cv2.putText(view, label, (8, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.5, colour, 1, cv2.LINE_AA)
         if self.writer is None:
             height, width = view.shape[:2]
             self.writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, (width, height))
         self.writer.write(cv2.cvtColor(view, cv2.COLOR_RGB2BGR))
+
+    def frame_strip(self, path: Path, frames: int = 5) -> Path | None:
+        """`frames` evenly spaced overlay frames side by side (PNG): the run at a glance."""
+        if not self.thumbnails:
+            return None
+        picks = np.linspace(0, len(self.thumbnails) - 1, min(frames, len(self.thumbnails))).round().astype(int)
+        strip = np.concatenate([np.pad(self.thumbnails[i], ((0, 0), (0, 2), (0, 0))) for i in picks], axis=1)
+        cv2.imwrite(str(path), cv2.cvtColor(strip, cv2.COLOR_RGB2BGR))
+        return path
 
     def close(self) -> Path | None:
         if self.writer is None:
@@ -80,11 +102,12 @@ def plot_iou(result: RunResult, path: Path) -> Path:
     fig, ax = plt.subplots(figsize=(8, 2.6), dpi=80)
     for first, last, state in state_timeline(result)["runs"]:
         ax.axvspan(first - 0.5, last + 0.5, color=np.array(COLOURS.get(state, (255,) * 3)) / 255, alpha=0.25, lw=0)
-    frames = [r.index for r in result.records if r.iou is not None]
-    ax.plot(frames, [r.iou for r in result.records if r.iou is not None], color="black", lw=1.2, label="box IoU")
-    masked = [r for r in result.records if r.mask_iou is not None]
-    if masked:
-        ax.plot([r.index for r in masked], [r.mask_iou for r in masked], color="tab:blue", lw=0.8, label="mask IoU")
+    frames = [r.index for r in result.records]  # NaN where there is nothing to score: gaps, not joined lines
+    ax.plot(frames, [math.nan if r.iou is None else r.iou for r in result.records], color="black", lw=1.2,
+            label="box IoU")
+    if any(r.mask_iou is not None for r in result.records):
+        ax.plot(frames, [math.nan if r.mask_iou is None else r.mask_iou for r in result.records], color="tab:blue",
+                lw=0.8, label="mask IoU")
     handles = [plt.Rectangle((0, 0), 1, 1, color=np.array(c) / 255, alpha=0.4) for c in COLOURS.values()]
     ax.legend([*ax.get_legend_handles_labels()[0], *handles],
               [*ax.get_legend_handles_labels()[1], *[s.lower() for s in COLOURS]], loc="lower left", fontsize=7,
