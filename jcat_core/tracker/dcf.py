@@ -33,12 +33,19 @@ def hann2d(size: int, device: torch.device | None = None) -> torch.Tensor:
     return window[:, None] * window[None, :]
 
 
-def gaussian_labels(centres: torch.Tensor, size: tuple[int, int], sigma: float) -> torch.Tensor:
-    """Nx2 (y, x) centres in score cells -> NxHxW Gaussians of standard deviation ``sigma`` cells."""
-    ys = torch.arange(size[0], device=centres.device, dtype=torch.float32)
-    xs = torch.arange(size[1], device=centres.device, dtype=torch.float32)
-    gy = torch.exp(-0.5 * ((ys[None, :] - centres[:, 0:1]) / sigma) ** 2)
-    gx = torch.exp(-0.5 * ((xs[None, :] - centres[:, 1:2]) / sigma) ** 2)
+def gaussian_labels(centres: torch.Tensor | tuple[float, float], size: tuple[int, int], sigma: float,
+                    device: torch.device | None = None) -> torch.Tensor:
+    """Nx2 (y, x) centres in score cells -> NxHxW Gaussians of standard deviation ``sigma`` cells.
+
+    One centre may be given as host floats (y, x), which needs no host-to-device copy."""
+    if isinstance(centres, torch.Tensor):
+        device, cy, cx = centres.device, centres[:, 0:1], centres[:, 1:2]
+    else:
+        cy, cx = centres
+    ys = torch.arange(size[0], device=device, dtype=torch.float32)
+    xs = torch.arange(size[1], device=device, dtype=torch.float32)
+    gy = torch.exp(-0.5 * ((ys - cy) / sigma) ** 2).view(-1, size[0])
+    gx = torch.exp(-0.5 * ((xs - cx) / sigma) ** 2).view(-1, size[1])
     return gy[:, :, None] * gx[:, None, :]
 
 
@@ -178,18 +185,22 @@ class CorrelationFilter:
     def add_sample(self, projected: torch.Tensor, centre: tuple[float, float], sigma: float, rate: float) -> None:
         """Store one projected sample (1xDxhxw) with its label; the lowest-weight slot goes when full.
 
-        The slot is chosen on the device, so learning reads nothing back."""
+        The slot is chosen on the device and the label built from host floats: learning reads nothing back and
+        copies nothing to the device."""
         self.weights[:self.count] *= 1 - rate
+        label = gaussian_labels(centre, self.labels.shape[-2:], sigma, self.device)
+        spectrum = self._spectra(projected[:1])
         if self.count < self.weights.shape[0]:
-            slot = torch.tensor([self.count], device=self.device)
+            slot: int | torch.Tensor = self.count
+            self.samples[slot], self.spectra[:, slot], self.labels[slot] = projected[0], spectrum[:, 0], label[0]
+            self.weights[slot] = rate
             self.count += 1
         else:
             slot = torch.argmin(self.weights).view(1)
-        centres = torch.tensor([centre], dtype=torch.float32, device=self.device)
-        self.samples.index_copy_(0, slot, projected[:1])
-        self.spectra.index_copy_(1, slot, self._spectra(projected[:1]))
-        self.labels.index_copy_(0, slot, gaussian_labels(centres, self.labels.shape[-2:], sigma))
-        self.weights.index_fill_(0, slot, rate)
+            self.samples.index_copy_(0, slot, projected[:1])
+            self.spectra.index_copy_(1, slot, spectrum)
+            self.labels.index_copy_(0, slot, label)
+            self.weights.index_fill_(0, slot, rate)
         self.weights[:self.count] /= self.weights[:self.count].sum()
         self.samples_added += 1
 

@@ -213,11 +213,8 @@ class JcatTracker:
             target_in_crop = (self.size[0] / window.scale, self.size[1] / window.scale)
             values, _ = self.dcf.localize(projected, window.size, self._hann(window.size), target_in_crop)
             move = values[2] > self.sample_filter.move_threshold(self.frame)
-            origin = torch.tensor(window.origin, device=self.device)
-            current = torch.tensor(self.position, device=self.device)
             reach = window.side / 2  # the peak lies in the DCF crop, which is centred on the current position
-            peak_position = self._keep_inside_device(origin + values[:2] * window.scale)
-            centre = torch.where(move, peak_position.clamp(current - reach, current + reach), current)
+            centre = torch.stack([self._next_centre(values[axis], move, window, axis, reach) for axis in (0, 1)])
         with self._stage("segmentation"):
             # segmented before the host knows whether the frame is usable: the read-back below is the only one
             seg_window = self._segm_window()
@@ -299,7 +296,7 @@ class JcatTracker:
         fit = fit_mask(foreground, p.min_contour_area, p.second_contour_ratio, p.aa_box_area_ratio)
         if fit is None:
             return
-        mask = torch.from_numpy(fit.mask).to(self.device, torch.float32).view(1, 1, *fit.mask.shape)
+        mask = torch.from_numpy(fit.mask).to(self.device, non_blocking=True).float().view(1, 1, *fit.mask.shape)
         with self._network_scope():
             self.bank.add(self.network.bank_entry(features, mask), frame)
 
@@ -351,11 +348,14 @@ class JcatTracker:
         (low_x, low_y), (high_x, high_y) = self._inside_bounds()
         return (min(max(cx, low_x), high_x), min(max(cy, low_y), high_y))
 
-    def _keep_inside_device(self, centre: torch.Tensor) -> torch.Tensor:
-        """``_keep_inside`` of a device-side (x, y)."""
-        low, high = self._inside_bounds()
-        return torch.minimum(torch.maximum(centre, torch.tensor(low, device=centre.device)),
-                             torch.tensor(high, device=centre.device))
+    def _next_centre(self, peak: torch.Tensor, move: torch.Tensor, window: CropWindow, axis: int, reach: float
+                     ) -> torch.Tensor:
+        """On the device, one coordinate of the next centre: the DCF peak (crop pixels) in the image, kept inside
+        as ``_keep_inside`` does and within ``reach`` of the current centre, if ``move``; else the current one."""
+        low, high = (bound[axis] for bound in self._inside_bounds())
+        current = self.position[axis]
+        image = (peak * window.scale + window.origin[axis]).clamp(low, high)
+        return torch.where(move, image.clamp(current - reach, current + reach), current)
 
     def _inside_bounds(self) -> tuple[tuple[float, float], tuple[float, float]]:
         height, width = self.image_shape  # type: ignore[misc]
