@@ -42,6 +42,7 @@ setup(
     license="Apache-2.0",
     python_requires=">=3.10",
     packages=find_packages(include=["jcat_core", "jcat_core.*", "jcat_ros", "jcat_ros.*"]),
+    package_data={"jcat_core": ["weights/*.safetensors"]},  # the demo weights (head only, docs/MODEL_CARD.md)
     install_requires=[
         "numpy>=1.24",
         "opencv-contrib-python-headless>=4.8",
