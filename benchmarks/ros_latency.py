@@ -19,7 +19,10 @@
    lost: never received by the node (transport), replaced in its one-frame mailbox (TrackerState.frames_dropped)
    or after processing.
 3. ROS overhead = median latency through the node - median in-process track() (ms), and their ratio. Goal: <= 3 ms
-   at 640x480 and no drops at a rate the tracker can sustain.
+   at 640x480 and no drops at a rate the tracker can sustain. Because that difference of two medians taken minutes
+   apart swings with the machine's load, the ROS path is also measured alone: before ~/init, --idle-frames frames
+   go through the node with no target (it converts each one and answers with an IDLE state and detections, no
+   tracking, no mask), so their stamp -> ~/state latency is the transport and node overhead itself.
 
     python benchmarks/ros_latency.py                                  # 640x480, CPU, stand-in, both QoS
     python benchmarks/ros_latency.py --reliability best_effort --shm-segment-mb 16   # Fast DDS with a larger SHM
@@ -82,6 +85,7 @@ class Options:
     reliabilities: tuple[str, ...]
     shm_segment_mb: int
     warmup: int
+    idle_frames: int  # frames sent before ~/init: the ROS path alone
     startup_timeout: float
     keep_log: bool
 
@@ -98,6 +102,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
                         help="the node's image subscription QoS (its default is best_effort)")
     parser.add_argument("--shm-segment-mb", type=int, default=0, help="Fast DDS shared-memory segment (0 = default)")
     parser.add_argument("--warmup", type=int, default=5, help="tracked frames left out of the latency statistics")
+    parser.add_argument("--idle-frames", type=int, default=40, help="frames sent before ~/init (ROS path alone)")
     parser.add_argument("--startup-timeout", type=float, default=90.0, help="seconds to wait for the node")
     parser.add_argument("--keep-log", action="store_true", help="keep the node's log files")
     args = parser.parse_args(argv)
@@ -107,13 +112,15 @@ def parse_args(argv: list[str] | None = None) -> Options:
         parser.error("--rate must be > 0")
     if args.shm_segment_mb < 0:
         parser.error("--shm-segment-mb must be >= 0")
+    if not 0 <= args.idle_frames < args.frames:
+        parser.error("--idle-frames must be in [0, --frames)")
     if args.weights != "standin":
         args.weights = str(Path(args.weights).expanduser().resolve())
         if not Path(args.weights).is_file():
             parser.error(f"--weights: no such file {args.weights}")
     reliabilities = ("best_effort", "reliable") if args.reliability == "both" else (args.reliability,)
     return Options(args.frames, args.rate, args.width, args.height, args.device, args.weights, reliabilities,
-                   args.shm_segment_mb, args.warmup, args.startup_timeout, args.keep_log)
+                   args.shm_segment_mb, args.warmup, args.idle_frames, args.startup_timeout, args.keep_log)
 
 
 def check_device(device: str) -> None:
@@ -372,12 +379,28 @@ def deliver_frame0(client: Client, frames: Frames, proc: subprocess.Popen, tries
     raise TimeoutError(f"none of {tries} copies of frame 0 was answered by the tracker node")
 
 
-def initialise(client: Client, frames: Frames, proc: subprocess.Popen, timeout: float) -> tuple[int, int]:
-    """Wait for the node, get frame 0 to it, ~/init on that frame; (frame 0's stamp, copies of frame 0 sent)."""
-    from jcat_ros.init_client import init_request
-
+def wait_for_node(client: Client, proc: subprocess.Popen, timeout: float) -> None:
     wait_until(lambda: client.image_pub.get_subscription_count() > 0 and client.state_sub.get_publisher_count() > 0
                and client.init_client.service_is_ready(), timeout, "the tracker node's topics and ~/init", proc)
+
+
+def measure_idle(client: Client, frames: Frames, count: int, rate: float, proc: subprocess.Popen
+                 ) -> tuple[Summary, int]:
+    """The ROS path alone: `count` frames at `rate` Hz to the node with no target; (stamp -> IDLE ~/state in ms,
+    frames sent in all)."""
+    if count == 0:
+        return Summary.of([]), 0
+    _, copies = deliver_frame0(client, frames, proc)  # the path is open: no idle frame is lost to discovery
+    stamps, _ = publish_frames(client, frames.images[1:count + 1], rate)
+    wait_for_tail(client, stamps, proc)
+    return Summary.of([(r.receipt_ns - r.stamp_ns) / 1e6 for r in client.recorder.snapshot()[0]
+                       if r.stamp_ns in stamps]), copies + count
+
+
+def initialise(client: Client, frames: Frames, proc: subprocess.Popen) -> tuple[int, int]:
+    """Get frame 0 to the node, ~/init on that frame; (frame 0's stamp, copies of frame 0 sent)."""
+    from jcat_ros.init_client import init_request
+
     stamp_ns, copies = deliver_frame0(client, frames, proc)
     request = init_request(frames.box0, target_id="bench")
     set_stamp(request, stamp_ns)
@@ -388,16 +411,16 @@ def initialise(client: Client, frames: Frames, proc: subprocess.Popen, timeout: 
     return stamp_ns, copies
 
 
-def publish_frames(client: Client, frames: Frames, rate: float) -> tuple[dict[int, int], float]:
-    """Frames 1.. at `rate` Hz on an absolute schedule; ({stamp ns: frame index}, the achieved rate)."""
+def publish_frames(client: Client, images: list[np.ndarray], rate: float) -> tuple[dict[int, int], float]:
+    """`images` at `rate` Hz on an absolute schedule; ({stamp ns: frame index, 1-based}, the achieved rate)."""
     period = 1.0 / rate
     stamps: dict[int, int] = {}
     start = time.perf_counter()
-    for index in range(1, len(frames.images)):
+    for index, image in enumerate(images, start=1):
         delay = start + (index - 1) * period - time.perf_counter()
         if delay > 0:
             time.sleep(delay)
-        msg = image_msg(frames.images[index], 0)  # copying the pixels in is not part of the latency
+        msg = image_msg(image, 0)  # copying the pixels in is not part of the latency
         stamp_ns = time.time_ns()
         set_stamp(msg.header, stamp_ns)
         client.image_pub.publish(msg)
@@ -438,6 +461,8 @@ class RosResult:
     diag: dict[str, str]  # last /diagnostics values of the node
     not_tracking: int  # states received whose state was not TRACKING
     worst: list[tuple[int, float]] = field(default_factory=list)  # (frame index, e2e ms) of the slowest frames
+    idle: Summary = field(default_factory=lambda: Summary.of([]))  # stamp -> IDLE state before ~/init, ms
+    idle_sent: int = 0  # frames sent before ~/init's frame 0 (the idle phase)
     log_path: Path | None = None
     log_problems: list[str] = field(default_factory=list)
     error: str = ""  # why the run could not measure anything
@@ -462,8 +487,10 @@ def run_through_ros(opts: Options, frames: Frames, rate: float, reliability: str
         with tracker_process(opts, reliability, env) as (proc, log_path):
             client = Client(domain_id)
             try:
-                _, copies = initialise(client, frames, proc, opts.startup_timeout)
-                stamps, achieved = publish_frames(client, frames, rate)
+                wait_for_node(client, proc, opts.startup_timeout)
+                idle, idle_sent = measure_idle(client, frames, opts.idle_frames, rate, proc)
+                _, copies = initialise(client, frames, proc)
+                stamps, achieved = publish_frames(client, frames.images[1:], rate)
                 wait_for_tail(client, stamps, proc)
                 states, diagnostics = client.recorder.snapshot()
             finally:
@@ -475,6 +502,7 @@ def run_through_ros(opts: Options, frames: Frames, rate: float, reliability: str
             else:
                 os.environ[key] = value
     result = summarise(reliability, stamps, states, diagnostics, achieved, opts.warmup, copies)
+    result.idle, result.idle_sent = idle, idle_sent
     result.log_path, result.log_problems = log_path, node_log_problems(log_path)
     return result
 
@@ -525,7 +553,7 @@ def ros_rows(results: list[RosResult], local: Summary) -> list[str]:
     def never_arrived(r: RosResult) -> str:
         if "frames_received" not in r.diag:
             return "?"
-        return str(r.published + r.frame0_copies - int(r.diag["frames_received"]))
+        return str(r.published + r.frame0_copies + r.idle_sent - int(r.diag["frames_received"]))
 
     return [
         line("image subscription QoS (node param reliability)", each(lambda r: r.reliability)),
@@ -541,13 +569,15 @@ def ros_rows(results: list[RosResult], local: Summary) -> list[str]:
         line("  slowest frames (index:ms)", each(lambda r: " ".join(f"{i}:{ms:.0f}" for i, ms in r.worst))),
         line("drops: published - states received", each(lambda r: str(r.drops))),
         line("  never reached the node (sent - node received)", each(never_arrived),
-             "sent includes the frame-0 copies"),
+             "sent includes the frame-0 copies and idle frames"),
         line("  node frames_dropped (last TrackerState)", each(lambda r: str(r.node_dropped)),
              "replaced in the node's mailbox"),
         line("  node received / processed / bad (diagnostics)", each(
             lambda r: "/".join(node_count(r, k) for k in ("frames_received", "frames_processed", "frames_bad")))),
         line("  copies of frame 0 sent before one got through", each(lambda r: str(r.frame0_copies))),
         line("states not TRACKING", each(lambda r: str(r.not_tracking))),
+        line("ROS path alone: stamp -> IDLE ~/state [ms]", each(lambda r: r.idle.cell()),
+             "before ~/init: convert + publish, no tracking"),
         line("ROS overhead: median e2e - median track() [ms]", each(lambda r: f"{r.e2e.median - local.median:.2f}"),
              f"goal <= {GOAL_MS:g} ms"),
         line("ratio: median e2e / median track()", each(lambda r: f"{r.e2e.median / local.median:.2f}x")),
@@ -558,15 +588,17 @@ def verdict(result: RosResult, local: Summary) -> str:
     if result.error:
         return f"VERDICT [{result.reliability}]: FAIL: nothing measured: {result.error}"
     overhead = result.e2e.median - local.median
+    alone = f"; the ROS path alone (node IDLE) takes {result.idle.median:.2f} ms median" if result.idle.count else ""
     if overhead < 0:
         return (f"VERDICT [{result.reliability}]: INCONCLUSIVE: the in-process median ({local.median:.2f} ms) is above "
-                f"the node's ({result.e2e.median:.2f} ms): the machine was busier during the baseline; run again")
+                f"the node's ({result.e2e.median:.2f} ms): the machine was busier during the baseline; run again"
+                f"{alone}")
     ok_latency, ok_drops = overhead <= GOAL_MS, result.drops == 0 and result.node_dropped == 0
     drops = ("drops nothing" if ok_drops else
              f"drops {result.drops} of {result.published} (node mailbox: {result.node_dropped})")
     return (f"VERDICT [{result.reliability}]: {'PASS' if ok_latency and ok_drops else 'FAIL'}: ROS adds "
             f"{overhead:.2f} ms median ({'<=' if ok_latency else '>'} {GOAL_MS:g} ms goal) and {drops} at "
-            f"{result.rate_achieved:.1f} Hz")
+            f"{result.rate_achieved:.1f} Hz{alone}")
 
 
 def report(opts: Options, facts: dict[str, str], local: InProcess, results: list[RosResult], rate: float,
