@@ -16,6 +16,7 @@ from jcat_core.eval.runner import run
 from jcat_core.eval.trackers import known_trackers, parse_trackers
 from jcat_core.eval.vot import REGIONS, SupervisedConfig, run_supervised
 
+TRACKERS_INI = Path(__file__).resolve().parents[2] / "config" / "vot" / "trackers.ini"
 SPLIT_LOADERS = {"trackingnet", "davis", "youtube-vos"}  # loaders taking a split= option
 
 
@@ -34,7 +35,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     def trackers(sub: argparse.ArgumentParser) -> None:
         sub.add_argument("--trackers", default="standin,csrt",
                          help=f"comma-separated, from: {', '.join(known_trackers())} (default standin,csrt)")
-        sub.add_argument("--weights", help="JcatNet weights for 'jcat' (JcatNet.pth.tar or *.safetensors)")
+        sub.add_argument("--weights", help="JcatNet weights for 'jcat' (JcatNet.pth.tar or *.safetensors; default: "
+                                                "build_tracker's default, the project's demo weights)")
         sub.add_argument("--device", default="cpu", help="cpu, cuda or auto (default cpu)")
         sub.add_argument("--profile", default="default", choices=("default", "vot"), help="tracker parameters")
         sub.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -64,6 +66,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     vot_cmd.add_argument("--region", default="box", choices=REGIONS, help="what the tracker reports (default box)")
     trackers(vot_cmd)
 
+    ini = commands.add_parser("trackers-ini", help="write the VOT toolkit's trackers.ini for this environment")
+    ini.add_argument("--out", required=True, help="where to write it (the VOT workspace's trackers.ini)")
+    ini.add_argument("--weights", default="", help="JcatNet weights for the jcat entries")
+
     commands.add_parser("list", help="the known trackers and dataset families")
     args = parser.parse_args(argv)
     if args.command == "run" and len(args.dataset) != len(args.root):
@@ -81,6 +87,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "vot":
             return _vot(args)
+        if args.command == "trackers-ini":
+            return _trackers_ini(args)
         if args.command == "run":
             return _run(args)
         return _report(args)
@@ -170,6 +178,23 @@ def _vot(args: argparse.Namespace) -> int:
         accuracy = "-" if entry["accuracy"] is None else f"{entry['accuracy']:.3f}"
         print(f"{name:>12}: accuracy {accuracy}, failures {entry['failures']}")
     print(f"[jcat-eval] {Path(args.out) / 'vot_summary.json'}")
+    return 0
+
+
+def _trackers_ini(args: argparse.Namespace) -> int:
+    """Fill config/vot/trackers.ini's placeholders with this interpreter and the weights."""
+    if not TRACKERS_INI.is_file():
+        raise ValueError(f"the template {TRACKERS_INI} is not there: trackers-ini works from a source checkout "
+                         "(config/vot/trackers.ini)")
+    text = TRACKERS_INI.read_text().replace("@PYTHON@", sys.executable)
+    if args.weights:
+        text = text.replace("@WEIGHTS@", str(Path(args.weights).expanduser().resolve()))
+    else:  # build_tracker's default weights
+        text = text.replace(" --weights @WEIGHTS@", "")
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text)
+    print(f"[jcat-eval] wrote {out}")
     return 0
 
 

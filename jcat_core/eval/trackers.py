@@ -16,16 +16,13 @@ class TrackerSpec:
     """What builds one tracker (picklable, so worker processes build their own)."""
 
     name: str
-    weights: str | None = None  # JcatNet weights for "jcat"
+    weights: str | None = None  # JcatNet weights for "jcat"; None = build_tracker's default (the demo weights)
     device: str = "cpu"
     profile: str = "default"  # TrackerParams profile: "default" or "vot"
 
     def build(self) -> object:
         """A fresh tracker."""
         if self.name in JCAT_NAMES:
-            if self.name == "jcat" and not self.weights:
-                raise ValueError("tracker 'jcat' needs weights (--weights JcatNet.pth.tar or *.safetensors); "
-                                 "'standin' runs the colour-key test network without weights")
             weights = STANDIN if self.name == "standin" else self.weights
             return build_tracker(weights, device=self.device, profile=self.profile)
         return OpenCVTracker(self.name)

@@ -1,0 +1,101 @@
+"""The tracker as a TraX server, for the VOT toolkit (`vot test`, `vot evaluate`, `vot analysis`):
+``python -m jcat_core.eval.trax_tracker --tracker jcat --region box|rotated|mask [--weights FILE]``.
+
+The toolkit starts this command (see config/vot/trackers.ini), sends the first frame with the target region
+(rectangle, polygon or mask) and then one frame at a time; each reply is the tracker's box (rectangle), rotated
+box (4-point polygon) or mask, with its score as the "confidence" property. Frames arrive as file paths (or in
+memory). Nothing else may write to stdout, which may carry the protocol: logs go to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+import trax
+
+from jcat_core.eval.datasets.base import mask_to_box, read_rgb
+from jcat_core.eval.trackers import TrackerSpec, known_trackers
+from jcat_core.eval.vot import REGIONS
+
+
+def region_to_target(region: object, shape: tuple[int, int]) -> dict:
+    """A TraX region as initialize() keywords: box=(x, y, w, h) for rectangles and polygons, mask= for masks."""
+    if region.type == trax.Region.RECTANGLE:  # type: ignore[attr-defined]
+        return {"box": tuple(float(v) for v in region.bounds())}  # type: ignore[attr-defined]
+    if region.type == trax.Region.POLYGON:  # type: ignore[attr-defined]
+        points = np.array([region.get(i) for i in range(region.size())], float)  # type: ignore[attr-defined]
+        low, high = points.min(axis=0), points.max(axis=0)
+        return {"box": (low[0], low[1], high[0] - low[0], high[1] - low[1])}
+    if region.type == trax.Region.MASK:  # type: ignore[attr-defined]
+        x, y = region.offset()  # type: ignore[attr-defined]
+        part = region.array() > 0  # type: ignore[attr-defined]
+        mask = np.zeros(shape, bool)
+        part = part[:max(0, shape[0] - y), :max(0, shape[1] - x)]
+        mask[y:y + part.shape[0], x:x + part.shape[1]] = part
+        if not mask.any():
+            raise ValueError("the initial mask is empty")
+        return {"mask": mask}
+    raise ValueError(f"unsupported TraX region {region}")
+
+
+def output_region(output: object, region: str) -> object:
+    """The tracker's output as the TraX region of the chosen mode."""
+    if region == "mask":
+        return trax.Mask.create(np.asarray(output.mask, np.uint8))  # type: ignore[attr-defined]
+    if region == "rotated":
+        cx, cy, w, h, angle = output.rotated_box  # type: ignore[attr-defined]
+        corners = cv2.boxPoints(((cx, cy), (w, h), angle))
+        return trax.Polygon.create([(float(x), float(y)) for x, y in corners])
+    x, y, w, h = output.box  # type: ignore[attr-defined]
+    return trax.Rectangle.create(float(x), float(y), float(w), float(h))
+
+
+def frame_image(images: dict) -> np.ndarray:
+    """The colour frame of a TraX request as HxWx3 RGB."""
+    image = images["color"]
+    if hasattr(image, "path"):
+        return read_rgb(image.path())
+    return np.ascontiguousarray(image.array()[..., ::-1])  # memory images are BGR, as OpenCV's
+
+
+def serve(spec: TrackerSpec, region: str) -> None:
+    """Answer TraX requests until the client quits."""
+    formats = [trax.Region.RECTANGLE, trax.Region.POLYGON] + ([trax.Region.MASK] if region == "mask" else [])
+    tracker = spec.build()
+    with trax.Server(formats, [trax.Image.PATH, trax.Image.MEMORY], tracker_name=f"jcat_ros {spec.name}",
+                     tracker_family="jcat_ros") as server:
+        while True:
+            request = server.wait()
+            if request.type == trax.TraxStatus.QUIT:
+                break
+            image = frame_image(request.image)
+            if request.type == trax.TraxStatus.INITIALIZE:
+                target = region_to_target(request.objects[0][0], image.shape[:2])
+                tracker.initialize(image, **target)  # type: ignore[attr-defined]
+                box = target.get("box") or tuple(mask_to_box(target["mask"]).tolist())
+                reply = trax.Rectangle.create(*box) if region != "mask" else trax.Mask.create(
+                    target["mask"].astype(np.uint8))
+                server.status([(reply, {"confidence": 1.0})])
+            else:
+                output = tracker.track(image)  # type: ignore[attr-defined]
+                server.status([(output_region(output, region), {"confidence": float(output.score)})])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m jcat_core.eval.trax_tracker", description=__doc__.split("\n")[0])
+    parser.add_argument("--tracker", default="jcat", choices=known_trackers())
+    parser.add_argument("--region", default="box", choices=REGIONS, help="what to report (default box)")
+    parser.add_argument("--weights", help="JcatNet weights for 'jcat' (default: build_tracker's default)")
+    parser.add_argument("--device", default="auto", help="cpu, cuda or auto (default auto)")
+    parser.add_argument("--profile", default="vot", choices=("default", "vot"), help="tracker parameters")
+    args = parser.parse_args(argv)
+    serve(TrackerSpec(args.tracker, args.weights, args.device, args.profile), args.region)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
