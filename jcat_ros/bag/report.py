@@ -15,7 +15,7 @@ from jcat_ros.bag.records import FOUND, FrameRecord, RunResult, state_timeline, 
 
 # RGB, the node's debug-overlay colours, so a report frame reads like the node's ~/debug_image
 COLOURS = {"TRACKING": (40, 220, 40), "UNCERTAIN": (240, 200, 20), "LOST": (230, 40, 40), "IDLE": (160, 160, 160),
-           "DROPPED": (90, 90, 90)}
+           "DROPPED": (130, 80, 210)}
 REPORT = "report.json"
 
 

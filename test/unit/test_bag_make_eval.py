@@ -100,3 +100,47 @@ assert "rclpy" not in {{m for m, v in sys.modules.items() if v is not None}}
 """
     done = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_a_split_bag_is_read_as_one_recording(tmp_path, one_thread) -> None:
+    from ruamel.yaml import YAML
+
+    # two recordings made one after the other (later stamps in the second), joined as rosbag2 joins the files of
+    # a split recording: one metadata.yaml listing both files, with the totals
+    parts = [make(tmp_path, f"part{i}", "--frames", "4") for i in range(2)]
+    split = tmp_path / "split"
+    split.mkdir()
+    yaml = YAML()
+    metadata = [yaml.load((p / "metadata.yaml").read_text()) for p in parts]
+    for i, part in enumerate(parts):
+        (split / f"split_{i}.mcap").write_bytes(next(part.glob("*.mcap")).read_bytes())
+    info = metadata[0]["rosbag2_bagfile_information"]
+    info["relative_file_paths"] = ["split_0.mcap", "split_1.mcap"]
+    info["files"] = [dict(m["rosbag2_bagfile_information"]["files"][0], path=f"split_{i}.mcap")
+                     for i, m in enumerate(metadata)]
+    info["message_count"] = sum(m["rosbag2_bagfile_information"]["message_count"] for m in metadata)
+    for topic, other in zip(info["topics_with_message_count"],
+                            metadata[1]["rosbag2_bagfile_information"]["topics_with_message_count"], strict=True):
+        topic["message_count"] += other["message_count"]
+    with (split / "metadata.yaml").open("w") as file:
+        yaml.dump(metadata[0], file)
+    out = tmp_path / "eval"
+    assert jcat_bag(["eval", str(split), "--weights", "standin", "--device", "cpu", "--out", str(out),
+                     "--no-video"]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["frames"] == 8 and report["accuracy"]["frames_with_truth"] == 8
+
+
+@pytest.mark.parametrize("msgtype", [T.IMAGE, T.COMPRESSED, T.CAMERA_INFO, T.DETECTIONS, T.TRACKER_STATE,
+                                     T.INIT_REQUEST])
+def test_bag_types_have_the_hashes_rosidl_generates(msgtype) -> None:
+    """The type hashes written into metadata.yaml and mcap equal those of the built interfaces (what
+    `ros2 bag play` and the nodes check)."""
+    package, kind, name = msgtype.split("/")
+    file = f"{name.removesuffix('_Request')}.json"
+    roots = [*(REPO / "install").glob("*/share"), REPO / ".venv" / "share"]  # colcon's, and the ros-* wheels'
+    found = [p for root in roots if (p := root / package / kind / file).is_file()]
+    if not found:
+        pytest.skip(f"no rosidl type description of {msgtype} here (interfaces not built)")
+    hashes = {h["type_name"]: h["hash_string"] for h in json.loads(found[0].read_text())["type_hashes"]}
+    assert T.typestore().hash_rihs01(msgtype) == hashes[msgtype]
