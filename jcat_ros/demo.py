@@ -68,8 +68,10 @@ def demo_bag(args: argparse.Namespace, bags: Path) -> Path:
         say(f"demo bag: {path} (made by an earlier run)")
         return path
     say(f"making the demo bag from {source}: {args.frames} frames at {args.rate:g} Hz -> {path}")
-    result = make_bag(MakeOptions(source=source, out=path, rate=args.rate, frames=args.frames, width=args.width,
+    partial = path.with_name(path.name + ".partial")  # renamed when complete: an interrupted one is made again
+    result = make_bag(MakeOptions(source=source, out=partial, rate=args.rate, frames=args.frames, width=args.width,
                                   height=args.height, box=args.box if args.video else None, force=True))
+    partial.rename(path)
     say(f"  {result.frames} frames, {'with' if result.ground_truth else 'without'} ground truth")
     return path
 
