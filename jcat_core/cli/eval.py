@@ -13,7 +13,7 @@ from jcat_core.eval.datasets import LOADERS, Dataset, LayoutError, load_dataset,
 from jcat_core.eval.report import ResultSource, record_list, report
 from jcat_core.eval.results import BOX_FORMATS, MASK_FORMATS
 from jcat_core.eval.runner import run
-from jcat_core.eval.trackers import known_trackers, parse_trackers
+from jcat_core.eval.trackers import known_trackers, parse_params, parse_trackers
 from jcat_core.eval.vot import REGIONS, SupervisedConfig, run_supervised
 
 TRACKERS_INI = Path(__file__).resolve().parents[2] / "config" / "vot" / "trackers.ini"
@@ -39,6 +39,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                                                 "build_tracker's default, the project's demo weights)")
         sub.add_argument("--device", default="cpu", help="cpu, cuda or auto (default cpu)")
         sub.add_argument("--profile", default="default", choices=("default", "vot"), help="tracker parameters")
+        sub.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                         help="a TrackerParams override for jcat/standin, e.g. segm_size=256 (repeatable)")
         sub.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     run_cmd = commands.add_parser("run", help="track a dataset with several trackers, then report")
@@ -103,7 +105,7 @@ def _load(family: str, root: str, split: str | None) -> Dataset:
 
 
 def _run(args: argparse.Namespace) -> int:
-    specs = parse_trackers(args.trackers, args.weights, args.device, args.profile)
+    specs = parse_trackers(args.trackers, args.weights, args.device, args.profile, parse_params(args.param))
     out = Path(args.out)
     overview: dict = {"datasets": {}, "skipped_datasets": []}
     for family, root in zip(args.dataset, args.root, strict=True):
@@ -171,7 +173,7 @@ def _vot(args: argparse.Namespace) -> int:
         print(f"jcat-eval: error: {error}", file=sys.stderr)
         return 2
     _print_problems(dataset)
-    specs = parse_trackers(args.trackers, args.weights, args.device, args.profile)
+    specs = parse_trackers(args.trackers, args.weights, args.device, args.profile, parse_params(args.param))
     summary = run_supervised(dataset, specs, Path(args.out), SupervisedConfig(region=args.region),
                              progress=not args.no_progress)
     for name, entry in summary["trackers"].items():

@@ -19,12 +19,13 @@ class TrackerSpec:
     weights: str | None = None  # JcatNet weights for "jcat"; None = build_tracker's default (the demo weights)
     device: str = "cpu"
     profile: str = "default"  # TrackerParams profile: "default" or "vot"
+    params: tuple[tuple[str, float | int | str], ...] = ()  # TrackerParams overrides for "jcat"/"standin"
 
     def build(self) -> object:
         """A fresh tracker."""
         if self.name in JCAT_NAMES:
             weights = STANDIN if self.name == "standin" else self.weights
-            return build_tracker(weights, device=self.device, profile=self.profile)
+            return build_tracker(weights, device=self.device, profile=self.profile, **dict(self.params))
         return OpenCVTracker(self.name)
 
 
@@ -32,11 +33,31 @@ def known_trackers() -> list[str]:
     return [*JCAT_NAMES, *available_baselines()]
 
 
-def parse_trackers(names: str, weights: str | None = None, device: str = "cpu", profile: str = "default"
-                   ) -> list[TrackerSpec]:
-    """"jcat,csrt,kcf" -> specs, refusing unknown names with the list of known ones."""
+def parse_params(items: list[str]) -> tuple[tuple[str, float | int | str], ...]:
+    """["segm_size=128", ...] -> (("segm_size", 128), ...): numbers where they parse, else strings."""
+    parsed = []
+    for item in items:
+        name, sep, text = item.partition("=")
+        if not sep or not name:
+            raise ValueError(f"a tracker parameter is NAME=VALUE, got {item!r}")
+        value: float | int | str = text
+        for kind in (int, float):
+            try:
+                value = kind(text)
+                break
+            except ValueError:
+                continue
+        parsed.append((name.strip(), value))
+    return tuple(parsed)
+
+
+def parse_trackers(names: str, weights: str | None = None, device: str = "cpu", profile: str = "default",
+                   params: tuple[tuple[str, float | int | str], ...] = ()) -> list[TrackerSpec]:
+    """"jcat,csrt,kcf" -> specs, refusing unknown names with the list of known ones; ``params`` go to the JCAT
+    trackers only."""
     chosen = [n.strip().lower() for n in names.split(",") if n.strip()]
     unknown = [n for n in chosen if n not in known_trackers()]
     if unknown or not chosen:
         raise ValueError(f"unknown tracker(s) {unknown or names!r}; known: {', '.join(known_trackers())}")
-    return [TrackerSpec(n, weights if n == "jcat" else None, device, profile) for n in dict.fromkeys(chosen)]
+    return [TrackerSpec(n, weights if n == "jcat" else None, device, profile, params if n in JCAT_NAMES else ())
+            for n in dict.fromkeys(chosen)]
