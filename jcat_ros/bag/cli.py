@@ -74,7 +74,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     print(f"[eval] weights: {description}")
     out.mkdir(parents=True, exist_ok=True)
     video = None if args.no_video else OverlayVideo(out / "overlay.mp4", args.video_fps)
-    result = evaluate_bag(EvalOptions(Path(args.bag), weights, args.device, args.image_topic, args.box,
+    result = evaluate_bag(EvalOptions(Path(args.bag), args.image_topic, args.box,
                                       args.init_frame, args.max_frames),
                           lambda: build_tracker(weights=weights, device=args.device), description,
                           None if video is None else video.add)

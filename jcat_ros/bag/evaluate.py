@@ -24,9 +24,9 @@ from jcat_ros.image_conversion import ImageConversionError, to_rgb8
 
 @dataclass
 class EvalOptions:
+    """Which bag, topic and start; the tracker itself comes from evaluate_bag's factory."""
+
     bag: Path
-    weights: str = ""  # "" = the best available (jcat_ros.bag.weights.choose_weights)
-    device: str = "cpu"
     image_topic: str | None = None
     box: tuple[float, float, float, float] | None = None  # init box instead of the bag's
     init_frame: int = 0  # frame the --box is drawn on

@@ -31,6 +31,8 @@ class BagFrame:
 
 @dataclass(frozen=True)
 class InitRequest:
+    """An ~/init request recorded in a bag: the box and the stamp of the frame it was drawn on."""
+
     box: tuple[float, float, float, float]
     stamp_ns: int
     target_id: str

@@ -53,6 +53,8 @@ INPUT_HEADERS = "/jcat_bag/input_headers"  # the header of every frame as publis
 
 @dataclass
 class ReplayOptions:
+    """What to replay, into which node, how fast, and where the outputs go."""
+
     bag: Path
     out: Path  # result bag folder
     node: str = "/jcat_tracker"
@@ -76,7 +78,8 @@ def frame_time(stamp: Time) -> str:
 
 
 class SimClock:
-    """Bag time for /clock: runs at `speed` from an anchor, frozen while the replay waits for ~/init."""
+    """Recorded time for /clock (in the header stamps' time base): runs at `speed` from an anchor, frozen while
+    the replay waits for ~/init."""
 
     def __init__(self, speed: float) -> None:
         self.speed, self.lock = speed, threading.Lock()
@@ -252,12 +255,13 @@ class Replay:
         if not stamps:
             raise BagError(f"{self.bag.path}: no messages on {self.bag.image_topic}")
         init = initial_target(self.bag, truth, stamps, options.box, options.init_frame)
+        self.bag.problems.clear()  # the pass that follows meets the same ones again
         frames = self.bag.frames()
         result = RunResult("replay", str(self.bag.path), self.bag.image_topic, self.weights, init)
         self._wait_for_node()
         stop_clock = threading.Event()
         if self.clock_pub is not None:
-            self.clock.set(stamps[0].bag_ns, running=False)
+            self.clock.set(stamps[0].stamp_ns, running=False)
             threading.Thread(target=self._tick_clock, args=(stop_clock,), daemon=True).start()
         sampler = MemorySampler(self.node_pids)
         original: dict[int, int] = {}  # frame index -> original stamp
@@ -284,15 +288,15 @@ class Replay:
             if self.options.max_frames and index >= self.options.max_frames:
                 break
             original[index] = frame.stamp_ns
-            if index == init["frame"]:
-                self.clock.set(frame.bag_ns, running=False)
+            if index == init["frame"]:  # /clock (header-stamp time) stands still while ~/init is answered
+                self.clock.set(frame.stamp_ns, running=False)
                 self._initialise(index, frame, init)
                 anchor_wall, anchor_bag = time.monotonic_ns(), frame.bag_ns
-                self.clock.set(frame.bag_ns, running=True)
+                self.clock.set(frame.stamp_ns, running=True)
                 continue
             if anchor_wall is None:
                 anchor_wall, anchor_bag = time.monotonic_ns(), frame.bag_ns
-                self.clock.set(frame.bag_ns, running=True)
+                self.clock.set(frame.stamp_ns, running=True)
             delay = (anchor_wall + (frame.bag_ns - anchor_bag) / self.options.speed - time.monotonic_ns()) / 1e9
             if delay > 0:
                 time.sleep(delay)

@@ -52,6 +52,8 @@ class MakeOptions:
 
 @dataclass
 class MakeResult:
+    """The bag written: where, how many frames, whether it has ground truth, and its topics."""
+
     path: Path
     frames: int
     ground_truth: bool
