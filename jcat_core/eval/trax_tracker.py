@@ -17,8 +17,8 @@ import cv2
 import numpy as np
 import trax
 
-from jcat_core.eval.datasets.base import mask_to_box, read_rgb
-from jcat_core.eval.trackers import TrackerSpec, known_trackers
+from jcat_core.eval.datasets.base import box_to_mask, mask_to_box, read_rgb
+from jcat_core.eval.trackers import JCAT_NAMES, TrackerSpec, known_trackers, parse_params
 from jcat_core.eval.vot import REGIONS
 
 
@@ -54,6 +54,15 @@ def output_region(output: object, region: str) -> object:
     return trax.Rectangle.create(float(x), float(y), float(w), float(h))
 
 
+def _initial_reply(target: dict, region: str, shape: tuple[int, int]) -> object:
+    """The reply to the initialisation: the given region in the mode's format (a box filled for mask mode)."""
+    if region == "mask":
+        mask = target["mask"] if "mask" in target else box_to_mask(target["box"], shape)
+        return trax.Mask.create(mask.astype(np.uint8))
+    box = target["box"] if "box" in target else tuple(mask_to_box(target["mask"]).tolist())
+    return trax.Rectangle.create(*(float(v) for v in box))
+
+
 def frame_image(images: dict) -> np.ndarray:
     """The colour frame of a TraX request as HxWx3 RGB."""
     image = images["color"]
@@ -76,10 +85,7 @@ def serve(spec: TrackerSpec, region: str) -> None:
             if request.type == trax.TraxStatus.INITIALIZE:
                 target = region_to_target(request.objects[0][0], image.shape[:2])
                 tracker.initialize(image, **target)  # type: ignore[attr-defined]
-                box = target.get("box") or tuple(mask_to_box(target["mask"]).tolist())
-                reply = trax.Rectangle.create(*box) if region != "mask" else trax.Mask.create(
-                    target["mask"].astype(np.uint8))
-                server.status([(reply, {"confidence": 1.0})])
+                server.status([(_initial_reply(target, region, image.shape[:2]), {"confidence": 1.0})])
             else:
                 output = tracker.track(image)  # type: ignore[attr-defined]
                 server.status([(output_region(output, region), {"confidence": float(output.score)})])
@@ -92,8 +98,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--weights", help="JcatNet weights for 'jcat' (default: build_tracker's default)")
     parser.add_argument("--device", default="auto", help="cpu, cuda or auto (default auto)")
     parser.add_argument("--profile", default="vot", choices=("default", "vot"), help="tracker parameters")
+    parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                        help="a TrackerParams override for jcat/standin (repeatable)")
     args = parser.parse_args(argv)
-    serve(TrackerSpec(args.tracker, args.weights, args.device, args.profile), args.region)
+    params = parse_params(args.param) if args.tracker in JCAT_NAMES else ()
+    serve(TrackerSpec(args.tracker, args.weights, args.device, args.profile, params), args.region)
     return 0
 
 
