@@ -7,7 +7,12 @@ seeds >= 1e6). With ``--textures DIR`` the same suite is also run with objects a
 photos (scripts/fetch_textures.sh puts Debian darknet's photos, unused in training, in darknet-data/). Per-frame
 time is wall time of ``track``/``update`` and process CPU time, with torch on ``--threads`` threads.
 
+``--video FILE --video-box x,y,w,h`` also runs both on a real video from the box on its first frame. Such videos
+carry no ground truth: the report gives each tracker's per-frame time, the IoU between the two trackers' boxes and
+a contact sheet (``--sheet``) of every 20th frame with both boxes (JCAT green, CSRT red) to judge by eye.
+
     python benchmarks/accuracy_synthetic.py --threads 2 [--textures ~/.cache/jcat/textures/darknet-data]
+        [--video vtest.avi --video-box 640,240,45,82 --sheet sheet.png]
 """
 
 from __future__ import annotations
@@ -81,6 +86,45 @@ def evaluate(name: str, sequence: SyntheticSequence, tracker) -> list[Run]:
             Run(name, "csrt", csrt_iou, None, 1000 * statistics.median(csrt_walls), 1000 * csrt_cpu)]
 
 
+def real_video(path: str, box: tuple[float, ...], count: int, tracker, sheet: str | None) -> dict[str, float]:
+    """Both trackers on the first ``count`` frames of a video from ``box``: times, mutual IoU, contact sheet."""
+    from jcat_core.data.synthetic import Frame
+
+    capture = cv2.VideoCapture(path)
+    images = []
+    while len(images) < count:
+        ok, bgr = capture.read()
+        if not ok:
+            break
+        images.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+    if len(images) < 2:
+        raise SystemExit(f"could not read frames from {path}")
+    empty = np.zeros(images[0].shape[:2], bool)
+    frames = [Frame(im, box if i == 0 else (0.0, 0.0, 0.0, 0.0), (0, 0, 0, 0, 0), empty, 1.0)
+              for i, im in enumerate(images)]
+    boxes, _, walls, cpu = run_jcat(tracker, frames)
+    csrt_boxes, csrt_walls, csrt_cpu = run_csrt(frames)
+    agreement = box_iou(np.array(boxes), np.array(csrt_boxes))
+    print(f"\nreal video {path}, {len(images)} frames {images[0].shape[1]}x{images[0].shape[0]}, from box {box} "
+          f"(no ground truth): JCAT {1000 * statistics.median(walls):.1f} ms/frame ({1000 * cpu:.1f} ms CPU), CSRT "
+          f"{1000 * statistics.median(csrt_walls):.1f} ms ({1000 * csrt_cpu:.1f} ms CPU); IoU of the two trackers' "
+          f"boxes: mean {agreement.mean():.3f}, last frame {agreement[-1]:.3f}")
+    if sheet:
+        tiles = []
+        for i in range(0, len(images) - 1, 20):
+            tile = cv2.cvtColor(images[i + 1], cv2.COLOR_RGB2BGR)
+            for b, colour in ((boxes[i], (0, 255, 0)), (csrt_boxes[i], (0, 0, 255))):
+                x, y, w, h = (round(v) for v in b)
+                cv2.rectangle(tile, (x, y), (x + w, y + h), colour, 2)
+            tiles.append(cv2.resize(tile, (tile.shape[1] // 2, tile.shape[0] // 2)))
+        while len(tiles) % 4:
+            tiles.append(np.zeros_like(tiles[0]))
+        cv2.imwrite(sheet, np.concatenate([np.concatenate(tiles[r:r + 4], 1) for r in range(0, len(tiles), 4)], 0))
+        print(f"contact sheet: {sheet}")
+    return {"jcat_ms": 1000 * statistics.median(walls), "csrt_ms": 1000 * statistics.median(csrt_walls),
+            "mutual_iou_mean": float(agreement.mean()), "mutual_iou_last": float(agreement[-1]), "frames": len(images)}
+
+
 def summarise(title: str, runs: list[Run]) -> dict[str, float]:
     print(f"\n{title}")
     print(f"{'sequence':14s} {'JCAT IoU':>9s} {'mask IoU':>9s} {'CSRT IoU':>9s} {'JCAT ms':>8s} {'CSRT ms':>8s}")
@@ -111,6 +155,10 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=60)
     parser.add_argument("--seed", type=int, default=0, help="suite seed (the demo training used none of them)")
     parser.add_argument("--textures", help="folder of held-out photos: also run the suite textured with them")
+    parser.add_argument("--video", help="a real video file to run both trackers on (no ground truth)")
+    parser.add_argument("--video-box", help="x,y,w,h of the target on the video's first frame")
+    parser.add_argument("--video-frames", type=int, default=200)
+    parser.add_argument("--sheet", help="contact sheet PNG for --video")
     parser.add_argument("--json", help="write the figures here")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -132,6 +180,11 @@ def main() -> None:
         report["photo_textures"] = summarise(f"the same suite textured with {len(bank)} held-out photos "
                                              f"({args.textures})", textured)
         runs += textured
+    if args.video:
+        if not args.video_box:
+            parser.error("--video needs --video-box x,y,w,h")
+        box = tuple(float(v) for v in args.video_box.split(","))
+        report["video"] = real_video(args.video, box, args.video_frames, tracker, args.sheet)
     if args.json:
         Path(args.json).write_text(json.dumps({"summary": report, "runs": [asdict(r) for r in runs]}, indent=2))
 
