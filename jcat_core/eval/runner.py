@@ -102,6 +102,9 @@ def run(dataset: Dataset, trackers: Seq[TrackerSpec], out: Path, workers: int = 
                 bar.set_postfix_str(f"{record.tracker}/{record.sequence}")
                 bar.update()
     bar.close()
+    if fmt in results.MASK_FORMATS:
+        for spec in trackers:
+            write_label_images(dataset, out / spec.name)
     return finished + new
 
 

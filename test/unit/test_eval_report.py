@@ -1,0 +1,145 @@
+"""Scoring result folders: published raw results beside ours, attribute breakdowns, mask benchmarks with their
+label PNGs, test splits listed as unscored."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from jcat_core.cli.eval import main
+from jcat_core.eval.datasets import load_dataset
+from jcat_core.eval.metrics import aggregate, evaluate_boxes
+from jcat_core.eval.report import ResultSource, report
+from jcat_core.eval.results import write_boxes
+
+H, W = 40, 60
+
+
+def write_frames(folder: Path, names: list[str]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        cv2.imwrite(str(folder / name), np.full((H, W, 3), 90, np.uint8))
+
+
+def otb_fixture(root: Path) -> dict[str, np.ndarray]:
+    """Two OTB sequences; returns their 1-based ground truth as written."""
+    truth = {"Car": np.array([[11.0, 6.0, 20.0, 10.0]] * 6) + np.arange(6)[:, None] * [1, 0, 0, 0],
+             "Dog": np.array([[3.0, 4.0, 8.0, 8.0]] * 4)}
+    for name, boxes in truth.items():
+        write_frames(root / name / "img", [f"{i:04d}.jpg" for i in range(1, len(boxes) + 1)])
+        np.savetxt(root / name / "groundtruth_rect.txt", boxes, fmt="%g", delimiter=",")
+    return truth
+
+
+def test_compare_scores_published_raw_results(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    truth = otb_fixture(tmp_path / "OTB100")
+    perfect, shifted = tmp_path / "published" / "perfect", tmp_path / "published" / "shifted"
+    perfect.mkdir(parents=True)
+    shifted.mkdir(parents=True)
+    for name, boxes in truth.items():  # pytracking's style: <Seq>.txt, tab separated, 1-based
+        np.savetxt(perfect / f"{name}.txt", boxes, fmt="%d", delimiter="\t")
+        np.savetxt(shifted / f"{name}.txt", boxes + np.array([5, 0, 0, 0]), fmt="%d", delimiter="\t")
+    out = tmp_path / "out"
+    assert main(["compare", "--dataset", "otb", "--root", str(tmp_path / "OTB100"), "--out", str(out),
+                 "--results", f"perfect={perfect}:otb", "--results", f"shifted={shifted}"]) == 0
+    summary = json.loads((out / "otb" / "summary.json").read_text())
+    assert summary["trackers"]["perfect"]["overall"]["auc"] == pytest.approx(20 / 21)  # OTB scores frame 1 too
+    expected = aggregate([evaluate_boxes(b - [1, 1, 0, 0] + [5, 0, 0, 0], b - [1, 1, 0, 0])
+                          for b in truth.values()])
+    for key, value in expected.scores().items():
+        assert summary["trackers"]["shifted"]["overall"][key] == pytest.approx(value)
+    assert summary["trackers"]["shifted"]["per_sequence"]["Dog"]["mean_iou"] == pytest.approx(3 / 13)
+    for plot in ("success", "precision", "sequences_auc"):
+        assert (out / "otb" / "plots" / f"{plot}.png").is_file() and (out / "otb" / "plots" / f"{plot}.svg").is_file()
+    assert "| perfect | 0.952 |" in capsys.readouterr().out
+    assert main(["compare", "--dataset", "otb", "--root", str(tmp_path / "OTB100"), "--out", str(out)]) == 2
+    assert "compare needs at least one --results" in capsys.readouterr().err
+
+def test_missing_published_sequences_are_listed(tmp_path: Path) -> None:
+    truth = otb_fixture(tmp_path / "OTB100")
+    partial = tmp_path / "partial"
+    partial.mkdir()
+    np.savetxt(partial / "Car.txt", truth["Car"], fmt="%g", delimiter=",")
+    (partial / "Dog.txt").write_text("1,1,2,2\n")  # too short
+    dataset = load_dataset("otb", tmp_path / "OTB100")
+    summary = report(dataset, [ResultSource("partial", partial, "otb")], tmp_path / "out")
+    entry = summary["trackers"]["partial"]
+    assert set(entry["per_sequence"]) == {"Car"}
+    assert entry["missing"] == {"Dog": "1 result boxes for 4 frames"}
+    assert "## partial: sequences without a usable result" in (tmp_path / "out" / "report.md").read_text()
+
+
+def test_attribute_breakdowns_and_test_split(tmp_path: Path) -> None:
+    root = tmp_path / "val"
+    classes = {"GOT-10k_Val_000001": "zebra", "GOT-10k_Val_000002": "car"}
+    for name, cls in classes.items():
+        write_frames(root / name, [f"{i:08d}.jpg" for i in range(1, 5)])
+        (root / name / "groundtruth.txt").write_text("2,2,10,10\n" * 4)
+        (root / name / "meta_info.ini").write_text(f"[METAINFO]\nobject_class: {cls}\nmotion_class: running\n")
+    write_frames(root / "GOT-10k_Test_000001", [f"{i:08d}.jpg" for i in range(1, 4)])
+    (root / "GOT-10k_Test_000001" / "groundtruth.txt").write_text("2,2,10,10\n")
+    ours = tmp_path / "ours"
+    write_boxes(ours, "got10k", "GOT-10k_Val_000001", np.array([[2, 2, 10, 10]] * 4), np.full(4, 0.01))
+    write_boxes(ours, "got10k", "GOT-10k_Val_000002", np.array([[2, 2, 10, 10]] + [[7, 2, 10, 10]] * 3),
+                np.full(4, 0.02))
+    dataset = load_dataset("got10k", root)
+    summary = report(dataset, [ResultSource("ours", ours, "got10k")], tmp_path / "out")
+    entry = summary["trackers"]["ours"]
+    attributes = entry["attributes"]
+    assert attributes["object_class=zebra"]["ao"] == pytest.approx(1.0)
+    assert attributes["object_class=car"]["ao"] == pytest.approx(1 / 3)  # frame 1 is left out (GOT-10k)
+    assert attributes["motion_class=running"]["sequences"] == 2
+    assert entry["overall"]["ao"] == pytest.approx(2 / 3)
+    assert entry["per_sequence"]["GOT-10k_Val_000001"]["fps"] == pytest.approx(100.0)
+    assert summary["unscored"] == ["GOT-10k_Test_000001"]
+
+
+def test_vot_per_frame_attributes(tmp_path: Path) -> None:
+    root = tmp_path / "vot"
+    write_frames(root / "ball" / "color", [f"{i:08d}.jpg" for i in range(1, 5)])
+    (root / "ball" / "groundtruth.txt").write_text("0,0,10,10\n" * 4)
+    (root / "ball" / "occlusion.tag").write_text("0\n0\n1\n1\n")
+    (root / "list.txt").write_text("ball\n")
+    results = tmp_path / "res" / "ball"
+    results.mkdir(parents=True)
+    (results / "ball_001.txt").write_text("1\n0,0,10,10\n5,0,10,10\n0,0,10,10\n")
+    summary = report(load_dataset("vot", root), [ResultSource("r", tmp_path / "res", "vot")], tmp_path / "out")
+    occlusion = summary["trackers"]["r"]["attributes"]["occlusion"]
+    assert occlusion == {"frames": 2, "mean_iou": pytest.approx((1 / 3 + 1) / 2)}
+
+
+def test_davis_run_writes_label_pngs_and_scores_j_and_f(tmp_path: Path) -> None:
+    root = tmp_path / "DAVIS"
+    frames = [f"{i:05d}.jpg" for i in range(5)]
+    for i, name in enumerate(frames):
+        image = np.full((H, W, 3), 60, np.uint8)
+        image[10:20, 5 + 2 * i:17 + 2 * i] = (220, 40, 40)
+        image[25:35, 35:50] = (40, 200, 220)
+        (root / "JPEGImages" / "480p" / "cats").mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(root / "JPEGImages" / "480p" / "cats" / name), image)
+        labels = np.zeros((H, W), np.uint8)
+        labels[10:20, 5 + 2 * i:17 + 2 * i] = 1
+        labels[25:35, 35:50] = 2
+        (root / "Annotations" / "480p" / "cats").mkdir(parents=True, exist_ok=True)
+        png = Image.fromarray(labels, mode="P")
+        png.putpalette([0, 0, 0, 128, 0, 0, 0, 128, 0] + [0] * 759)
+        png.save(root / "Annotations" / "480p" / "cats" / name.replace(".jpg", ".png"))
+    out = tmp_path / "out"
+    assert main(["run", "--dataset", "davis", "--root", str(root), "--trackers", "csrt", "--out", str(out),
+                 "--no-progress"]) == 0
+    labels = out / "davis" / "csrt" / "cats"
+    assert sorted(p.name for p in labels.glob("*.png")) == [f.replace(".jpg", ".png") for f in frames]
+    with Image.open(labels / "00003.png") as image:
+        assert image.mode == "P" and set(np.unique(np.asarray(image))) <= {0, 1, 2}
+    summary = json.loads((out / "davis" / "summary.json").read_text())
+    masks = summary["trackers"]["csrt"]["overall_masks"]
+    assert 0.5 < masks["jf"] <= 1 and masks["jf"] == pytest.approx((masks["j"] + masks["f"]) / 2)
+    # the merged label PNGs score like published DAVIS results
+    rescored = report(load_dataset("davis", root), [ResultSource("published", out / "davis" / "csrt", "davis")],
+                      tmp_path / "rescored")
+    assert rescored["trackers"]["published"]["overall_masks"]["jf"] == pytest.approx(masks["jf"], abs=0.05)
