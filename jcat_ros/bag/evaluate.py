@@ -47,8 +47,19 @@ def initial_target(bag: Bag, truth: GroundTruth, frames: list, box, init_frame: 
     for i, frame in enumerate(frames):
         gt = truth.boxes.get(frame.stamp_ns)
         if gt is not None and gt[2] > 0 and gt[3] > 0:
-            return {"frame": i, "box": list(gt), "from": f"first ground truth ({bag.truth_topic})"}
+            source = "box + mask" if frame.stamp_ns in truth.masks else "box"
+            return {"frame": i, "box": list(gt), "from": f"first ground truth {source} ({bag.truth_topic})"}
     raise BagError(f"{bag.path}: no ground truth and no recorded init request; give the target with --box x,y,w,h")
+
+
+def initial_mask(init: dict, stamp_ns: int, truth: GroundTruth) -> np.ndarray | None:
+    """The ground-truth mask to initialise on, as jcat-eval does on mask benchmarks: only when starting from the
+    ground truth and its mask on that frame is not empty."""
+    raw = truth.masks.get(stamp_ns)
+    if not init["from"].startswith("first ground truth") or raw is None:
+        return None
+    mask = convert.decode_mask(T.typestore().deserialize_cdr(raw, T.IMAGE))
+    return mask if mask.any() else None
 
 
 def record_truth(record: FrameRecord, truth: GroundTruth) -> None:
@@ -97,7 +108,11 @@ def evaluate_bag(options: EvalOptions, tracker_factory: Callable, weights_descri
                     result.records.append(record)
                     continue
                 if frame.index == init["frame"]:
-                    tracker.initialize(image, box=tuple(init["box"]))
+                    start_mask = initial_mask(init, frame.stamp_ns, truth)
+                    if start_mask is not None:
+                        tracker.initialize(image, mask=start_mask)
+                    else:
+                        tracker.initialize(image, box=tuple(init["box"]))
                     record.state, record.score, record.box = "TRACKING", 1.0, tuple(init["box"])
                 elif frame.index > init["frame"]:
                     start = time.perf_counter()

@@ -46,9 +46,10 @@ class RunResult:
     problems: list[str] = field(default_factory=list)
 
     def evaluated(self) -> list[FrameRecord]:
-        """Frames from the init frame on that the tracker answered (dropped frames are counted separately)."""
+        """Frames after the init frame that the tracker answered (dropped frames are counted separately). The
+        init frame is given, not tracked: left out, as jcat-eval does for GOT-10k and the synthetic sequences."""
         first = self.init.get("frame", 0)
-        return [r for r in self.records if r.index >= first and r.state != "DROPPED"]
+        return [r for r in self.records if r.index > first and r.state != "DROPPED"]
 
 
 def fill_ious(records: list[FrameRecord]) -> None:
@@ -60,8 +61,8 @@ def fill_ious(records: list[FrameRecord]) -> None:
 
 
 def accuracy(result: RunResult) -> dict:
-    """AUC, precision@20, normalised precision, AO, SR50/75, mean IoU and mask IoU over the evaluated frames with
-    known ground truth; empty when the bag has none."""
+    """AUC, precision@20, normalised precision, AO, SR50/75, mean IoU and mask IoU (jcat-eval's J) over the
+    evaluated frames with known ground truth; empty when the bag has none."""
     frames = [r for r in result.evaluated() if r.gt_known]
     if not frames:
         return {}

@@ -48,27 +48,46 @@ def test_make_writes_a_rosbag2_with_the_expected_types_and_counts(tmp_path, stor
     assert images[0].encoding == "rgb8" and (images[0].width, images[0].height) == (160, 120)
 
 
-def test_make_then_eval_equals_the_metrics_on_the_core_trackers_output(tmp_path, one_thread) -> None:
+def test_make_then_eval_equals_jcat_eval_on_the_same_sequence(tmp_path, one_thread) -> None:
+    from jcat_core.cli.eval import main as jcat_eval
+
+    # jcat-eval writes the synthetic sequence (GOT-10k layout, jpeg frames, masks), tracks and scores it
+    assert jcat_eval(["run", "--dataset", "synthetic", "--root", str(tmp_path / "data"), "--synthetic", "clean",
+                      "--synthetic-size", "160x120", "--synthetic-frames", str(FRAMES), "--trackers", "standin",
+                      "--out", str(tmp_path / "jcat-eval"), "--no-progress"]) == 0
+    expected = json.loads((tmp_path / "jcat-eval" / "synthetic" / "summary.json").read_text())
+    expected = expected["trackers"]["standin"]["per_sequence"]["clean"]
+    # the same folder as a bag, evaluated in-process by jcat-bag
+    assert jcat_bag(["make", str(tmp_path / "data" / "clean"), str(tmp_path / "bag"), "--frames", "0"]) == 0
+    assert jcat_bag(["eval", str(tmp_path / "bag"), "--weights", "standin", "--device", "cpu", "--out",
+                     str(tmp_path / "eval"), "--no-video"]) == 0
+    report = json.loads((tmp_path / "eval" / "report.json").read_text())
+    accuracy = report["accuracy"]
+    assert report["init"]["from"].startswith("first ground truth box + mask")  # jcat-eval starts from the mask
+    assert accuracy["frames_with_truth"] == FRAMES - 1  # the init frame is not scored, in either
+    # jcat-eval scores the boxes it wrote to its result files (4 decimals), jcat-bag the tracker's own floats
+    for name in ("auc", "precision_20", "normalized_precision", "ao", "sr50", "sr75", "mean_iou"):
+        assert accuracy[name] == pytest.approx(expected[name], abs=1e-5), name
+    assert accuracy["mask_iou"] == pytest.approx(expected["j"], abs=1e-9)  # the same masks, no rounding
+    written = {p.name for p in (tmp_path / "eval").iterdir()}
+    assert {"iou_over_time.png", "latency_histogram.png", "success.png"} <= written
+
+
+def test_eval_scores_with_jcat_core_metrics(tmp_path, one_thread) -> None:
+    """On a raw (lossless) bag: the core tracker run directly over the same frames, scored by evaluate_boxes."""
     bag = make(tmp_path, "bag")
     assert jcat_bag(["eval", str(bag), "--weights", "standin", "--device", "cpu", "--out", str(tmp_path / "eval"),
                      "--no-video"]) == 0
-    report = json.loads((tmp_path / "eval" / "report.json").read_text())
-
-    # the same sequence, straight from jcat_core, through the same tracker, scored by the same metrics
+    accuracy = json.loads((tmp_path / "eval" / "report.json").read_text())["accuracy"]
     sequence = SyntheticSequence(synthetic_suite(num_frames=FRAMES, seed=0, **SIZE)["clean"])
     tracker = build_tracker(weights="standin", device="cpu")
-    tracker.initialize(sequence[0].image, box=sequence[0].box)
-    boxes = [sequence[0].box] + [tuple(tracker.track(f.image).box) for f in sequence[1:]]
-    expected = evaluate_boxes(np.array(boxes), np.array([f.box for f in sequence]),
-                              np.array([f.visible for f in sequence]))
-    accuracy = report["accuracy"]
+    tracker.initialize(sequence[0].image, mask=sequence[0].mask)
+    boxes = [tuple(tracker.track(f.image).box) for f in sequence[1:]]
+    expected = evaluate_boxes(np.array(boxes), np.array([f.box for f in sequence[1:]]),
+                              np.array([f.visible for f in sequence[1:]]))
     for name in ("auc", "precision_20", "normalized_precision", "ao", "sr50", "sr75", "mean_iou"):
-        assert accuracy[name] == pytest.approx(getattr(expected, name), abs=1e-9), name
+        assert accuracy[name] == pytest.approx(getattr(expected, name), abs=1e-12), name
     assert accuracy["success_curve"]["success"] == pytest.approx(expected.success.tolist())
-    assert report["init"]["frame"] == 0 and report["frames"] == FRAMES
-    assert 0.8 < accuracy["mask_iou"] <= 1.0
-    written = {p.name for p in (tmp_path / "eval").iterdir()}
-    assert {"iou_over_time.png", "latency_histogram.png", "success.png"} <= written
 
 
 def test_a_compressed_image_bag_is_written_and_evaluated(tmp_path, one_thread) -> None:
