@@ -1,0 +1,1 @@
+"""Training JCAT: datasets, the authors' pair processing and loss, the trainer (jcat-train, config/train/)."""
