@@ -1,1 +1,1 @@
-"""Data sources that need no downloads: procedural sequences with exact ground truth."""
+"""Data sources that need no downloads: procedural sequences with exact ground truth, optionally photo-textured."""
