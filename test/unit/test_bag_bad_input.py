@@ -98,7 +98,7 @@ def test_ground_truth_with_nan_is_reported_and_left_out(tmp_path, capsys, one_th
                      "--no-video"]) == 0
     assert "1 ground-truth boxes are not finite" in capsys.readouterr().out
     report = json.loads((out / "report.json").read_text())
-    assert report["accuracy"]["frames_with_truth"] == 3  # the NaN frame is left out, the others count
+    assert report["accuracy"]["frames_with_truth"] == 2  # frames 1 and 3: the NaN frame 2 is left out (and 0, the init)
     assert any("not finite" in p for p in report["problems"])
 
 
