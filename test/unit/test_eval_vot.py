@@ -161,3 +161,13 @@ def test_mask_mode_initialised_with_a_rectangle_replies_with_its_mask() -> None:
     expected[3:8, 2:6] = True
     np.testing.assert_array_equal(reply.array(normalize=True) > 0, expected)
     assert reply.offset() == (0, 0)
+
+
+def test_trackers_ini_names_this_interpreter_and_the_weights(tmp_path: Path) -> None:
+    weights = tmp_path / "JcatNet.pth.tar"
+    assert main(["trackers-ini", "--out", str(tmp_path / "ws" / "trackers.ini"), "--weights", str(weights)]) == 0
+    text = (tmp_path / "ws" / "trackers.ini").read_text()
+    assert "@" not in text.replace("@@", "")
+    assert f"command = {sys.executable} -m jcat_core.eval.trax_tracker --tracker jcat --region mask --weights " \
+        f"{weights.resolve()}" in text
+    assert {"[jcat]", "[jcat_mask]", "[jcat_rotated]", "[csrt]"} <= set(text.split())
