@@ -76,7 +76,7 @@ def find_result(folder: Path, fmt: str, name: str) -> Path | None:
         if path.is_file():
             return path
     wanted = {p.name.lower() for p in candidates}
-    found = [p for p in folder.rglob("*.txt") if p.name.lower() in wanted] if folder.is_dir() else []
+    found = [p for p in folder.iterdir() if p.name.lower() in wanted] if folder.is_dir() else []
     return found[0] if found else None
 
 

@@ -40,11 +40,6 @@ class SequenceRecord:
     init_seconds: float = 0.0
     message: str = ""
 
-    @property
-    def fps(self) -> float:
-        tracked = self.seconds - self.init_seconds
-        return self.frames / tracked if tracked > 0 else float("nan")
-
 
 def box_format(fmt: str) -> str:
     """The box result format of a result format (mask benchmarks keep boxes in the GOT-10k layout under boxes/)."""
