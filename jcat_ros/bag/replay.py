@@ -205,14 +205,19 @@ class Replay:
         self.probe.wait_for(lambda: self.probe.node.count_publishers(state) > 0, self.options.timeout,
                             f"the node's {state} (is the node active?)")
 
-    def _node_error(self) -> str:
-        """The node's newest diagnostics message when it is an error (e.g. the weights could not be loaded)."""
+    def _node_status(self) -> DiagnosticStatus | None:
+        """The tracker node's newest diagnostic status (its name starts with the node's), None before the first."""
         name = self.options.node.strip("/").split("/")[-1]
         for _, msg in reversed(list(self.outputs["/diagnostics"][1])):
             for status in msg.status:
                 if status.name.startswith(name):
-                    return status.message if status.level == DiagnosticStatus.ERROR else ""
-        return ""
+                    return status
+        return None
+
+    def _node_error(self) -> str:
+        """Why the node cannot track, when its newest diagnostics say so (e.g. the weights could not be loaded)."""
+        status = self._node_status()
+        return status.message if status is not None and status.level == DiagnosticStatus.ERROR else ""
 
     def _initialise(self, index: int, frame, init: dict) -> None:
         """Publish the init frame until the node has answered for it, then send ~/init with its stamp."""
@@ -350,7 +355,7 @@ class Replay:
             key = (time_ns(msg.header.stamp), msg.header.frame_id)
             if key not in sent:
                 continue
-            index, wall = sent[key]
+            index = sent[key][0]
             r = records[index]
             if r.state != "DROPPED" and not (r.state == "IDLE" and msg.state != TrackerState.IDLE):
                 continue  # the first answer counts (the init frame is answered IDLE, then TRACKING)
@@ -381,14 +386,8 @@ class Replay:
         latencies = [r.latency_ms for r in answered if r.latency_ms is not None]
         span = (receipts[-1] - receipts[0]) / 1e9 if len(receipts) > 1 else 0.0
         intervals = np.diff(receipts) / 1e6 if len(receipts) > 2 else np.array([])
-        diagnostics = self.outputs["/diagnostics"][1]
-        node = {}
-        for _, msg in reversed(list(diagnostics)):
-            status = next((s for s in msg.status if s.name.startswith(self.options.node.strip("/").split("/")[-1])),
-                          None)
-            if status is not None:
-                node = {kv.key: kv.value for kv in status.values}
-                break
+        status = self._node_status()
+        node = {kv.key: kv.value for kv in status.values} if status is not None else {}
         bag_span = ((after[-1].stamp_ns - after[0].stamp_ns) / 1e9 if len(after) > 1 else 0.0)
         return {
             "frames_published": len(result.records),
