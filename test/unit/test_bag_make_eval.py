@@ -101,7 +101,24 @@ def test_a_compressed_image_bag_is_written_and_evaluated(tmp_path, one_thread) -
     report = json.loads((out / "report.json").read_text())
     assert report["image_topic"] == "/camera/image_raw/compressed"
     assert report["frames"] == 4 and report["accuracy"]["mean_iou"] > 0.8
-    assert (out / "overlay.mp4").stat().st_size > 1000
+    assert (out / "overlay.mp4").stat().st_size > 1000 and (out / "frame_strip.png").is_file()
+
+
+def test_compare_puts_runs_side_by_side(tmp_path, capsys) -> None:
+    runs = []
+    for name, iou in (("a", 0.9), ("b", 0.5)):
+        (tmp_path / name).mkdir()
+        report = {"mode": "eval", "frames": 3, "system": {"track_time": {"median_ms": 10.0, "p95_ms": 12.0}},
+                  "states": {"time_lost_percent": 0.0},
+                  "accuracy": {"mean_iou": iou, "mask_iou": None, "auc": iou, "precision_20": 1.0,
+                               "success_curve": {"thresholds": [0.0, 1.0], "success": [1.0, 0.0]}}}
+        (tmp_path / name / "report.json").write_text(json.dumps(report))
+        runs.append(str(tmp_path / name))
+    assert jcat_bag(["--compare", *runs]) == 0
+    table = capsys.readouterr().out
+    assert "mean IoU / mask IoU" in table and "0.900 / -" in table and "0.500 / -" in table
+    assert jcat_bag(["compare", *runs, "--out", str(tmp_path / "cmp")]) == 0
+    assert (tmp_path / "cmp" / "compare_success.png").is_file() and (tmp_path / "cmp" / "compare.json").is_file()
 
 
 def test_make_and_eval_work_without_rclpy(tmp_path) -> None:
