@@ -68,19 +68,19 @@ def sequence_bars(values: dict[str, dict[str, float]], metric: str, title: str, 
 def qualitative_strip(image: Callable[[int], np.ndarray], frames: list[int], truth: np.ndarray,
                       boxes: dict[str, np.ndarray], masks: dict[str, Callable[[int], np.ndarray | None]],
                       title: str, stem: Path) -> list[Path]:
-    """A row of frames with the ground-truth box (gold, dashed), each tracker's box in its colour and the masks
-    of the trackers in ``masks`` tinted in their colour."""
+    """A row of frames with the ground-truth box (gold, dashed), each tracker's box in its colour and the outlines
+    (dotted) of the masks of the trackers in ``masks``."""
     figure = Figure(figsize=(2.6 * len(frames), 2.6))
     names = list(boxes)
     for column, index in enumerate(frames):
         axes = figure.add_subplot(1, len(frames), column + 1)
-        picture = image(index).astype(float) / 255
+        picture = image(index)
+        axes.imshow(picture)
         for name, mask_of in masks.items():
             mask = mask_of(index)
-            if mask is not None and mask.shape == picture.shape[:2]:
-                tint = np.array(_rgb(_colour(names.index(name))))
-                picture[mask] = 0.55 * picture[mask] + 0.45 * tint
-        axes.imshow(picture)
+            if mask is not None and mask.shape == picture.shape[:2] and mask.any():
+                axes.contour(mask.astype(float), levels=[0.5], colors=[_colour(names.index(name))], linewidths=1.2,
+                             linestyles="dotted")
         if np.isfinite(truth[index]).all():
             x, y, w, h = truth[index]
             axes.add_patch(Rectangle((x - 0.5, y - 0.5), w, h, fill=False, ec=TRUTH_COLOUR, ls="--", lw=1.2))
@@ -100,6 +100,3 @@ def qualitative_strip(image: Callable[[int], np.ndarray], frames: list[int], tru
 def _colour(index: int) -> str:
     return COLOURS[index % len(COLOURS)]
 
-
-def _rgb(colour: str) -> tuple[float, float, float]:
-    return tuple(int(colour[i:i + 2], 16) / 255 for i in (1, 3, 5))  # type: ignore[return-value]

@@ -57,10 +57,10 @@ def score_tracker(dataset: Dataset, source: ResultSource) -> TrackerScores:
         if not sequence.scored:
             continue
         try:
+            if dataset.result_format not in results.MASK_FORMATS:
+                scores.boxes[sequence.name] = _score_boxes(dataset, sequence, source)
             if dataset.masks:
                 scores.masks[sequence.name] = _score_masks(dataset, sequence, source)
-            if not dataset.masks or dataset.result_format not in results.MASK_FORMATS:
-                scores.boxes[sequence.name] = _score_boxes(dataset, sequence, source)
         except (OSError, ValueError) as error:
             scores.missing[sequence.name] = str(error)
             scores.boxes.pop(sequence.name, None)
