@@ -82,21 +82,20 @@ def evaluate_bag(options: EvalOptions, tracker_factory: Callable, weights_descri
     bag = Bag(options.bag, options.image_topic)
     try:
         truth = bag.ground_truth()
-        frames = list(bag.frames())
-        if options.max_frames:
-            frames = frames[:options.max_frames]
-        if not frames:
+        index = bag.frame_index(options.max_frames)
+        if not index:
             raise BagError(f"{bag.path}: no messages on {bag.image_topic}")
-        init = initial_target(bag, truth, frames, options.box, options.init_frame)
-        result = RunResult("eval", str(bag.path), bag.image_topic, weights_description, init,
-                           problems=list(bag.problems))
+        init = initial_target(bag, truth, index, options.box, options.init_frame)
+        result = RunResult("eval", str(bag.path), bag.image_topic, weights_description, init)
         if truth.not_finite:
             result.problems.append(f"{len(truth.not_finite)} ground-truth boxes are not finite (NaN or inf): those "
                                    "frames are left out of the accuracy")
         tracker = tracker_factory()
         timings: list[float] = []
         try:
-            for frame in frames:
+            for frame in bag.frames():  # streamed: one frame's pixels in memory at a time
+                if frame.index >= len(index):
+                    break
                 record = FrameRecord(frame.index, frame.stamp_ns, state="IDLE")
                 record_truth(record, truth)
                 mask = None
@@ -128,7 +127,7 @@ def evaluate_bag(options: EvalOptions, tracker_factory: Callable, weights_descri
                     on_frame(image, record, mask)
         except KeyboardInterrupt:  # the frames evaluated so far are still reported
             result.problems.append(f"interrupted after {len(result.records)} frames; the report covers those")
-        result.problems.extend(p for p in bag.problems if p not in result.problems)
+        result.problems.extend(bag.problems)
         fill_ious(result.records)
         result.system = {"track_time": latency_figures(timings),
                          "fps": 1000.0 / latency_figures(timings)["mean_ms"] if timings else 0.0}

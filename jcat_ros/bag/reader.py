@@ -4,7 +4,7 @@ wrong with a bag and what to do: no metadata.yaml, not a bag, truncated, a topic
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from rosbags.rosbag2 import Reader
@@ -142,6 +142,13 @@ class Bag:
                 self.problems.append(f"frame {index}: cannot be deserialized: {err}")
                 continue
             yield BagFrame(index, convert.stamp_ns(head.stamp), bag_ns, raw, self.image_type)
+
+    def frame_index(self, max_frames: int = 0) -> list[BagFrame]:
+        """Every camera frame's stamps without its pixels (where to start, how many), for a second, streaming pass
+        over `frames()`; the problems met are left to that pass to report."""
+        index = [replace(f, raw=b"") for f in self.frames()]
+        self.problems.clear()
+        return index[:max_frames] if max_frames else index
 
     def ground_truth(self) -> GroundTruth:
         truth = GroundTruth()

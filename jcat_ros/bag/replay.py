@@ -19,7 +19,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -254,13 +254,10 @@ class Replay:
     def run(self) -> RunResult:
         options = self.options
         truth = self.bag.ground_truth()
-        stamps = [replace(f, raw=b"") for f in self.bag.frames()]  # where to initialise, without the pixels
-        if options.max_frames:
-            stamps = stamps[:options.max_frames]
+        stamps = self.bag.frame_index(options.max_frames)
         if not stamps:
             raise BagError(f"{self.bag.path}: no messages on {self.bag.image_topic}")
         init = initial_target(self.bag, truth, stamps, options.box, options.init_frame)
-        self.bag.problems.clear()  # the pass that follows meets the same ones again
         frames = self.bag.frames()
         result = RunResult("replay", str(self.bag.path), self.bag.image_topic, self.weights, init)
         self._wait_for_node()
