@@ -3,8 +3,8 @@
 are 1-based, as their ground truth, so 1 is added to x and y on writing and removed on reading.
 
 Layouts under one tracker's folder:
-- got10k: <seq>/<seq>_001.txt and <seq>/<seq>_time.txt (what the GOT-10k server takes, zipped)
-- otb, lasot, trackingnet: <seq>.txt, with times in times/<seq>_time.txt (so the folder zips as is for TrackingNet)
+- got10k: <seq>/<seq>_001.txt and <seq>/<seq>_time.txt (what the GOT-10k server takes: the <seq> folders zipped)
+- otb, lasot, trackingnet: <seq>.txt, with times in times/<seq>_time.txt (TrackingNet's server takes the <seq>.txt)
 - vot: <seq>/<seq>_001.txt with "1" on initialisation, "2" on failure, "0" while waiting, else the region
 - davis: <video>/<frame>.png; youtube-vos: Annotations/<video>/<frame>.png (palette PNGs, index = object id);
   every mask run also keeps each object's masks as masks/<seq>/<frame>.png (0/255).
