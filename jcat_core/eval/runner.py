@@ -25,6 +25,7 @@ from tqdm import tqdm
 
 from jcat_core.eval import results
 from jcat_core.eval.datasets import Dataset, Sequence
+from jcat_core.eval.datasets.base import encode_rle
 from jcat_core.eval.trackers import TrackerSpec
 
 
@@ -145,6 +146,8 @@ def _track(spec: TrackerSpec, sequence: Sequence, folder: Path, fmt: str, has_ma
         tracker.initialize(image, box=tuple(float(v) for v in sequence.init_box))  # type: ignore[attr-defined]
     times[start] = time.perf_counter() - began
     boxes[start] = sequence.init_box
+    entries = [results.VOT_SKIP] * n  # the VOT format: "1" on initialisation, then regions (masks as RLE)
+    entries[start] = results.VOT_INIT
     if has_masks and init_mask is not None:
         results.write_mask(results.mask_file(folder, sequence.name, sequence.frames[start].stem), init_mask)
     for index in range(start + 1, n):
@@ -155,7 +158,12 @@ def _track(spec: TrackerSpec, sequence: Sequence, folder: Path, fmt: str, has_ma
         boxes[index] = output.box
         if has_masks:
             results.write_mask(results.mask_file(folder, sequence.name, sequence.frames[index].stem), output.mask)
-    results.write_boxes(box_folder(fmt, folder), box_format(fmt), sequence.name, boxes, times)
+        if fmt == "vot":
+            entries[index] = encode_rle(output.mask) if has_masks else results.vot_region(boxes[index])
+    if fmt == "vot":
+        results.write_vot(folder, sequence.name, entries, times)
+    else:
+        results.write_boxes(box_folder(fmt, folder), box_format(fmt), sequence.name, boxes, times)
     return SequenceRecord(spec.name, sequence.name, "done", frames=n - 1 - start, seconds=float(times.sum()),
                           init_seconds=float(times[start]))
 

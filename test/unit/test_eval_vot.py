@@ -91,6 +91,17 @@ def test_vot_command_writes_vot_files(tmp_path: Path, capsys: pytest.CaptureFixt
     assert "csrt: accuracy" in capsys.readouterr().out
 
 
+def test_unsupervised_run_writes_the_vot_format(tmp_path: Path) -> None:
+    root = vot_fixture(tmp_path / "vot")
+    out = tmp_path / "out"
+    assert main(["run", "--dataset", "vot", "--root", str(root), "--trackers", "kcf", "--out", str(out),
+                 "--no-progress"]) == 0
+    entries = read_vot(out / "vot" / "kcf" / "walk" / "walk_001.txt")
+    assert len(entries) == N and entries[0] == VOT_INIT and entries[1].count(",") == 3
+    summary = json.loads((out / "vot" / "summary.json").read_text())
+    assert summary["trackers"]["kcf"]["overall"]["auc"] is not None
+
+
 def drive(command: list[str], sequence, region: str) -> list:
     """Play the VOT toolkit: initialise the TraX server on frame 0, send every frame, return the replies."""
     trax = pytest.importorskip("trax", reason="vot-trax (eval extra)")
