@@ -102,6 +102,8 @@ def _result_mask(dataset: Dataset, sequence: Sequence, source: ResultSource, ind
     if mask is None and dataset.result_format in results.MASK_FORMATS and sequence.object_id is not None:
         video = sequence.tags.get("video", sequence.name)
         mask = results.read_object_mask(source.folder, dataset.result_format, video, frame, sequence.object_id)
+    if mask is None and source.fmt == "vot":
+        mask = results.read_vot_mask(source.folder, sequence.name, index, shape)
     if mask is None:
         raise FileNotFoundError(f"no result mask for frame {frame} of {sequence.name} in {source.folder}")
     if mask.shape != shape:

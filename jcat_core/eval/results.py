@@ -17,7 +17,14 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from jcat_core.eval.datasets.base import polygon_to_box, read_label_png, read_numbers, rle_box
+from jcat_core.eval.datasets.base import (
+    box_to_mask,
+    decode_rle,
+    polygon_to_box,
+    read_label_png,
+    read_numbers,
+    rle_box,
+)
 from jcat_core.eval.datasets.vot import parse_region
 
 BOX_FORMATS = ("got10k", "otb", "lasot", "trackingnet", "vot")
@@ -96,6 +103,19 @@ def read_boxes(folder: Path, fmt: str, name: str) -> np.ndarray:
 def read_vot(path: Path) -> list[str]:
     """The entries of a VOT result file, one per frame."""
     return [line.strip() for line in Path(path).read_text().splitlines() if line.strip()]
+
+
+def read_vot_mask(folder: Path, name: str, index: int, shape: tuple[int, int]) -> np.ndarray | None:
+    """Frame ``index`` of a VOT result as an HxW mask (RLE decoded, a region filled); None for code entries."""
+    path = find_result(folder, "vot", name)
+    entries = read_vot(path) if path is not None else []
+    if index >= len(entries) or entries[index] in (VOT_INIT, VOT_FAILURE, VOT_SKIP):
+        return None
+    kind, region = parse_region(entries[index])
+    if kind == "mask":
+        return decode_rle(str(region), shape)
+    box = polygon_to_box(np.asarray(region)[None])[0] if kind == "polygon" else np.asarray(region)
+    return box_to_mask(box, shape)
 
 
 def read_times(folder: Path, fmt: str, name: str) -> np.ndarray | None:

@@ -143,3 +143,25 @@ def test_davis_run_writes_label_pngs_and_scores_j_and_f(tmp_path: Path) -> None:
     rescored = report(load_dataset("davis", root), [ResultSource("published", out / "davis" / "csrt", "davis")],
                       tmp_path / "rescored")
     assert rescored["trackers"]["published"]["overall_masks"]["jf"] == pytest.approx(masks["jf"], abs=0.05)
+
+
+def test_published_vot2020_mask_results(tmp_path: Path) -> None:
+    from jcat_core.eval.datasets.base import encode_rle
+
+    root = tmp_path / "vot2020"
+    write_frames(root / "fish" / "color", [f"{i:08d}.jpg" for i in range(1, 5)])
+    masks = []
+    for i in range(4):
+        mask = np.zeros((H, W), bool)
+        mask[10:20, 10 + i:25 + i] = True
+        masks.append(mask)
+    (root / "fish" / "groundtruth.txt").write_text("\n".join(encode_rle(m) for m in masks) + "\n")
+    (root / "list.txt").write_text("fish\n")
+    published = tmp_path / "published" / "fish"
+    published.mkdir(parents=True)
+    shifted = [np.roll(m, 5, axis=1) for m in masks]  # 10 of 15 columns overlap: IoU 0.5
+    (published / "fish_001.txt").write_text("1\n" + "\n".join(encode_rle(m) for m in shifted[1:]) + "\n")
+    summary = report(load_dataset("vot", root), [ResultSource("p", tmp_path / "published", "vot")], tmp_path / "out")
+    entry = summary["trackers"]["p"]
+    assert entry["overall_masks"]["j"] == pytest.approx(0.5)
+    assert entry["overall"]["mean_iou"] == pytest.approx(0.5)
