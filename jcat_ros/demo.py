@@ -108,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
             raise KeyboardInterrupt
         say("writing the report (plots, overlay video)")
         paths = write_report(result, out)
-        video = OverlayVideo(out / "overlay.mp4", args.rate)
+        video = OverlayVideo(out / "overlay.mp4", result.system.get("input_fps") or args.rate)  # the camera's rate
         replay.write_video(result, video)
         paths["video"] = video.close()
         paths["frame_strip"] = video.frame_strip(out / "frame_strip.png")
