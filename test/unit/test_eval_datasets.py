@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from jcat_core.data.synthetic import SyntheticSequence, synthetic_suite
 from jcat_core.eval.datasets import LayoutError, load_dataset, write_synthetic
 from jcat_core.eval.datasets.base import decode_rle, encode_rle
 
@@ -71,8 +72,6 @@ def test_synthetic_sequences_in_the_got10k_layout(tmp_path: Path) -> None:
     write_synthetic(tmp_path, ("clean", "exit_reentry"), height=48, width=64, num_frames=12)
     data = load_dataset("synthetic", tmp_path)
     assert [s.name for s in data.sequences] == ["clean", "exit_reentry"] and data.masks
-    from jcat_core.data.synthetic import SyntheticSequence, synthetic_suite
-
     truth = SyntheticSequence(synthetic_suite(height=48, width=64, num_frames=12)["exit_reentry"])
     seq = data["exit_reentry"]
     for i in (0, 5):

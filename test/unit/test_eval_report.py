@@ -13,6 +13,7 @@ from PIL import Image
 
 from jcat_core.cli.eval import main
 from jcat_core.eval.datasets import load_dataset
+from jcat_core.eval.datasets.base import encode_rle
 from jcat_core.eval.metrics import aggregate, evaluate_boxes
 from jcat_core.eval.report import ResultSource, report
 from jcat_core.eval.results import write_boxes
@@ -146,8 +147,6 @@ def test_davis_run_writes_label_pngs_and_scores_j_and_f(tmp_path: Path) -> None:
 
 
 def test_published_vot2020_mask_results(tmp_path: Path) -> None:
-    from jcat_core.eval.datasets.base import encode_rle
-
     root = tmp_path / "vot2020"
     write_frames(root / "fish" / "color", [f"{i:08d}.jpg" for i in range(1, 5)])
     masks = []

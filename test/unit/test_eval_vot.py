@@ -163,7 +163,7 @@ def test_trax_mask_mode_gives_the_trackers_masks(clean) -> None:
 def test_mask_mode_initialised_with_a_rectangle_replies_with_its_mask() -> None:
     """The VOT toolkit's dummy sequence initialises a mask tracker with a rectangle (found by `vot test`)."""
     trax = pytest.importorskip("trax", reason="vot-trax (eval extra)")
-    from jcat_core.eval.trax_tracker import _initial_reply, region_to_target
+    from jcat_core.eval.trax_tracker import _initial_reply, region_to_target  # needs trax
 
     target = region_to_target(trax.Rectangle.create(2.0, 3.0, 4.0, 5.0), (10, 12))
     assert target == {"box": (2.0, 3.0, 4.0, 5.0)}
