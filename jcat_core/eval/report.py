@@ -188,6 +188,8 @@ def markdown(summary: dict) -> str:
         if has_masks:
             cells += [_cell(entry.get("overall_masks", {}).get(k)) for k in ("jf", "j", "f")]
         lines.append("| " + " | ".join(cells) + " |")
+    lines += _per_sequence_table(summary, "jf" if has_masks else "auc")
+    lines += _attribute_table(summary)
     for title, key, fields in (("Skipped sequences", "skipped", ("sequence", "reason")),
                                ("Failed runs", "failed", ("tracker", "sequence", "reason")),
                                ("Notes", "notes", ("sequence", "note"))):
@@ -202,6 +204,34 @@ def markdown(summary: dict) -> str:
             lines += ["", f"## {name}: sequences without a usable result", ""]
             lines += [f"- {seq}: {why}" for seq, why in entry["missing"].items()]
     return "\n".join(lines) + "\n"
+
+
+def _per_sequence_table(summary: dict, score: str) -> list[str]:
+    """Sequences as rows, trackers as columns, one score (AUC, or J&F on mask benchmarks)."""
+    trackers = summary["trackers"]
+    sequences = sorted({seq for entry in trackers.values() for seq in entry["per_sequence"]})
+    if not sequences:
+        return []
+    lines = ["", f"## Per sequence ({'J&F' if score == 'jf' else 'success AUC'})", "",
+             "| sequence | " + " | ".join(trackers) + " |", "|" + "---|" * (len(trackers) + 1)]
+    for seq in sequences:
+        cells = [_cell(entry["per_sequence"].get(seq, {}).get(score)) for entry in trackers.values()]
+        lines.append(f"| {seq} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _attribute_table(summary: dict) -> list[str]:
+    """Attributes as rows: success AUC for sequence labels, mean IoU over the flagged frames for per-frame tags."""
+    trackers = summary["trackers"]
+    names = sorted({name for entry in trackers.values() for name in entry["attributes"]})
+    if not names:
+        return []
+    lines = ["", "## Attributes (AUC of the sequences with a label; mean IoU of the frames with a tag)", "",
+             "| attribute | " + " | ".join(trackers) + " |", "|" + "---|" * (len(trackers) + 1)]
+    for name in names:
+        values = [entry["attributes"].get(name, {}) for entry in trackers.values()]
+        lines.append(f"| {name} | " + " | ".join(_cell(v.get("auc", v.get("mean_iou"))) for v in values) + " |")
+    return lines
 
 
 def write_report(summary: dict, out: Path) -> tuple[Path, Path]:

@@ -98,6 +98,8 @@ def test_attribute_breakdowns_and_test_split(tmp_path: Path) -> None:
     assert entry["overall"]["ao"] == pytest.approx(2 / 3)
     assert entry["per_sequence"]["GOT-10k_Val_000001"]["fps"] == pytest.approx(100.0)
     assert summary["unscored"] == ["GOT-10k_Test_000001"]
+    text = (tmp_path / "out" / "report.md").read_text()
+    assert "| object_class=car | 0.333 |" in text and "| GOT-10k_Val_000002 | 0.333 |" in text
 
 
 def test_vot_per_frame_attributes(tmp_path: Path) -> None:
