@@ -188,7 +188,10 @@ def markdown(summary: dict) -> str:
         if has_masks:
             cells += [_cell(entry.get("overall_masks", {}).get(k)) for k in ("jf", "j", "f")]
         lines.append("| " + " | ".join(cells) + " |")
-    lines += _per_sequence_table(summary, "jf" if has_masks else "auc")
+    if any("overall" in t for t in summary["trackers"].values()):
+        lines += _per_sequence_table(summary, "auc")
+    if has_masks:
+        lines += _per_sequence_table(summary, "jf")
     lines += _attribute_table(summary)
     for title, key, fields in (("Skipped sequences", "skipped", ("sequence", "reason")),
                                ("Failed runs", "failed", ("tracker", "sequence", "reason")),
