@@ -35,7 +35,7 @@ def test_overfits_a_few_pairs(tmp_path) -> None:
     config = config_from_dict({
         "model": {"backbone": "efficientnet_lite0", "crop_size": 64, "inter_dims": [4, 8, 16, 32]},
         "processing": {"crop_size": 64}, "backbone_weights": "imagenet", "backbone_bn": "eval", "lr": 1e-2,
-        "num_workers": 0, "batch_size": 3, "train_sources": [{"type": "synthetic", "num_sequences": 3}],
+        "num_workers": 0, "threads": 1, "batch_size": 3, "train_sources": [{"type": "synthetic", "num_sequences": 3}],
         "output_dir": str(tmp_path)})
     trainer = Trainer(config, progress=False)
     batch = default_collate([trainer.train_set[i] for i in range(3)])
