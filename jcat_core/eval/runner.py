@@ -2,7 +2,7 @@
 record is not run again), with a progress bar and per-frame timing, writing the benchmark's result format.
 
 Under ``out/<tracker>/``: the result files (see results.py), masks/<seq>/ for mask benchmarks and the synthetic
-sequences, and records/<seq>.json (status, frames, seconds, fps, or the error) written last, so a run killed
+sequences, and records/<seq>.json (status, frames, seconds, or the error) written last, so a run killed
 half way resumes from the sequences that have no record.
 """
 
