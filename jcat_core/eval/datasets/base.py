@@ -222,6 +222,14 @@ def read_flags(path: Path) -> np.ndarray:
     return read_numbers(path).ravel() != 0
 
 
+def listed_sequences(root: Path) -> list[str]:
+    """The names in ROOT/list.txt, else every ROOT/<name>/ with a groundtruth.txt (sorted); [] without ROOT."""
+    listing = root / "list.txt"
+    if listing.is_file():
+        return [line.strip() for line in listing.read_text().splitlines() if line.strip()]
+    return sorted(p.name for p in root.iterdir() if (p / "groundtruth.txt").is_file()) if root.is_dir() else []
+
+
 def image_files(folder: Path) -> list[Path]:
     """The images of a folder in frame order (numeric names compared as numbers: TrackingNet's 0.jpg, 1.jpg...)."""
     files = [p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES] if folder.is_dir() else []

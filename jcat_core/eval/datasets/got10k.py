@@ -14,6 +14,7 @@ from jcat_core.eval.datasets.base import (
     Sequence,
     collect,
     image_files,
+    listed_sequences,
     read_flags,
     read_numbers,
 )
@@ -27,11 +28,7 @@ LAYOUT = """  ROOT/list.txt                          (optional: the sequence nam
 def load_got10k(root: Path, family: str = "got10k") -> Dataset:
     """ROOT is a split folder (val/, test/) or a folder of synthetic sequences."""
     root = Path(root)
-    listing = root / "list.txt"
-    if listing.is_file():
-        names = [line.strip() for line in listing.read_text().splitlines() if line.strip()]
-    else:
-        names = sorted(p.name for p in root.iterdir() if (p / "groundtruth.txt").is_file()) if root.is_dir() else []
+    names = listed_sequences(root)
     if not names:
         raise LayoutError("GOT-10k", root, "no sequence folder with a groundtruth.txt", LAYOUT)
     sequences, problems = collect((name, _builder(root / name)) for name in names)

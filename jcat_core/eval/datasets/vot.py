@@ -17,6 +17,7 @@ from jcat_core.eval.datasets.base import (
     SequenceError,
     collect,
     image_files,
+    listed_sequences,
     polygon_to_box,
     read_flags,
     rle_box,
@@ -31,11 +32,7 @@ LAYOUT = """  ROOT/list.txt                           (the sequence names, one p
 def load_vot(root: Path) -> Dataset:
     """The sequences named in ROOT/list.txt (or every folder with a groundtruth.txt)."""
     root = Path(root)
-    listing = root / "list.txt"
-    if listing.is_file():
-        names = [line.strip() for line in listing.read_text().splitlines() if line.strip()]
-    else:
-        names = sorted(p.name for p in root.iterdir() if (p / "groundtruth.txt").is_file()) if root.is_dir() else []
+    names = listed_sequences(root)
     if not names:
         raise LayoutError("VOT", root, "no list.txt and no <sequence>/groundtruth.txt", LAYOUT)
     sequences, problems = collect((name, _builder(root / name)) for name in names)
