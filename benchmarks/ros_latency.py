@@ -81,6 +81,7 @@ class Options:
     width: int
     height: int
     device: str
+    threads: int  # torch CPU threads of both paths, 0 = torch's default
     weights: str
     reliabilities: tuple[str, ...]
     shm_segment_mb: int
@@ -97,6 +98,10 @@ def parse_args(argv: list[str] | None = None) -> Options:
     parser.add_argument("--width", type=int, default=640)
     parser.add_argument("--height", type=int, default=480)
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch CPU threads of both paths (in-process here, the node's cpu_threads); 0 = torch's "
+                             "default. With 2 threads on a 2-core machine that other processes load, track() ran "
+                             "up to 28x slower than with 1")
     parser.add_argument("--weights", default="standin", help="'standin' or a JcatNet weight file")
     parser.add_argument("--reliability", choices=("best_effort", "reliable", "both"), default="both",
                         help="the node's image subscription QoS (its default is best_effort)")
@@ -108,6 +113,8 @@ def parse_args(argv: list[str] | None = None) -> Options:
     args = parser.parse_args(argv)
     if args.frames < args.warmup + 10:
         parser.error(f"--frames must be at least --warmup + 10 ({args.warmup + 10})")
+    if args.threads < 0:
+        parser.error("--threads must be >= 0")
     if args.rate is not None and args.rate <= 0:
         parser.error("--rate must be > 0")
     if args.shm_segment_mb < 0:
@@ -119,7 +126,8 @@ def parse_args(argv: list[str] | None = None) -> Options:
         if not Path(args.weights).is_file():
             parser.error(f"--weights: no such file {args.weights}")
     reliabilities = ("best_effort", "reliable") if args.reliability == "both" else (args.reliability,)
-    return Options(args.frames, args.rate, args.width, args.height, args.device, args.weights, reliabilities,
+    return Options(args.frames, args.rate, args.width, args.height, args.device, args.threads, args.weights,
+                   reliabilities,
                    args.shm_segment_mb, args.warmup, args.idle_frames, args.startup_timeout, args.keep_log)
 
 
@@ -235,7 +243,8 @@ def tracker_process(opts: Options, reliability: str, env: dict[str, str]
     """The tracker node in its own process; always stopped on exit (SIGINT, then SIGTERM, then SIGKILL)."""
     log_path = Path(tempfile.mkstemp(prefix=f"jcat_tracker_node_{reliability}_", suffix=".log")[1])
     command = [sys.executable, "-m", "jcat_ros.tracker_node", "--ros-args", "-p", f"weights:={opts.weights}",
-               "-p", f"device:={opts.device}", "-p", f"reliability:={reliability}"]
+               "-p", f"device:={opts.device}", "-p", f"reliability:={reliability}",
+               "-p", f"cpu_threads:={opts.threads}"]
     with log_path.open("w") as log:
         proc = subprocess.Popen(command, cwd=REPO, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT)
     try:
@@ -463,6 +472,7 @@ class RosResult:
     worst: list[tuple[int, float]] = field(default_factory=list)  # (frame index, e2e ms) of the slowest frames
     idle: Summary = field(default_factory=lambda: Summary.of([]))  # stamp -> IDLE state before ~/init, ms
     idle_sent: int = 0  # frames sent before ~/init's frame 0 (the idle phase)
+    node_track_ms: float = float("nan")  # median of the node's per-period track() medians (/diagnostics)
     log_path: Path | None = None
     log_problems: list[str] = field(default_factory=list)
     error: str = ""  # why the run could not measure anything
@@ -503,6 +513,8 @@ def run_through_ros(opts: Options, frames: Frames, rate: float, reliability: str
                 os.environ[key] = value
     result = summarise(reliability, stamps, states, diagnostics, achieved, opts.warmup, copies)
     result.idle, result.idle_sent = idle, idle_sent
+    periods = [float(v["track_median_ms"]) for _, v in diagnostics if v.get("track_median_ms")]
+    result.node_track_ms = statistics.median(periods) if periods else float("nan")
     result.log_path, result.log_problems = log_path, node_log_problems(log_path)
     return result
 
@@ -578,8 +590,12 @@ def ros_rows(results: list[RosResult], local: Summary) -> list[str]:
         line("states not TRACKING", each(lambda r: str(r.not_tracking))),
         line("ROS path alone: stamp -> IDLE ~/state [ms]", each(lambda r: r.idle.cell()),
              "before ~/init: convert + publish, no tracking"),
+        line("node's own track() [ms], median of 1 s medians", each(lambda r: f"{r.node_track_ms:.2f}"),
+             "/diagnostics track_median_ms"),
         line("ROS overhead: median e2e - median track() [ms]", each(lambda r: f"{r.e2e.median - local.median:.2f}"),
              f"goal <= {GOAL_MS:g} ms"),
+        line("  same run: median e2e - node's own track() [ms]",
+             each(lambda r: f"{r.e2e.median - r.node_track_ms:.2f}"), "both measured at once"),
         line("ratio: median e2e / median track()", each(lambda r: f"{r.e2e.median / local.median:.2f}x")),
     ]
 
@@ -621,6 +637,10 @@ def report(opts: Options, facts: dict[str, str], local: InProcess, results: list
 def main(argv: list[str] | None = None) -> int:
     opts = parse_args(argv)
     check_device(opts.device)
+    if opts.threads:
+        import torch
+
+        torch.set_num_threads(opts.threads)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the finally blocks (node shutdown) on SIGTERM
     started = time.monotonic()
     facts = machine_facts(opts)

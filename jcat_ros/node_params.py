@@ -32,6 +32,7 @@ class NodeParams:
     weights: str = ""
     device: str = "auto"
     precision: str = "fp32"
+    cpu_threads: int = 0
     profile: str = "default"
     image_transport: str = "raw"
     reliability: str = "best_effort"
@@ -51,9 +52,13 @@ class NodeParams:
         if self.problem:
             raise ValueError(self.problem)
         # Heavy (torch): imported at configure, not at start-up.
+        import torch
+
         from jcat_core.models.checkpoint import default_weights_path
         from jcat_core.tracker import build_tracker
 
+        if self.cpu_threads:
+            torch.set_num_threads(self.cpu_threads)
         tracker = build_tracker(weights=self.weights or default_weights_path(), device=self.device,
                                 precision=self.precision, profile=self.profile, **self.tracker_overrides)
         return tracker, str(getattr(tracker, "device", self.device))
@@ -78,6 +83,8 @@ DESCRIPTIONS = {
                "test network); empty = the default location (~/.cache/jcat/JcatNet.pth.tar or $JCAT_WEIGHTS_DIR)",
     "device": "auto (CUDA when available), cuda or cpu",
     "precision": "fp32, fp16 or bf16 (CUDA autocast; bf16 on CPU is very slow)",
+    "cpu_threads": "PyTorch intra-op threads for the tracker on the CPU, 0 = PyTorch's default (one per core); on a "
+                   "machine whose cores are busy with other processes, 1 is far steadier",
     "profile": "tracker defaults: default (the published ones) or vot",
     "image_transport": "raw subscribes to `image` (sensor_msgs/Image), compressed to `image/compressed`",
     "reliability": "QoS reliability of the image subscription (best_effort matches camera drivers' sensor data)",
@@ -87,7 +94,8 @@ DESCRIPTIONS = {
     "publish_mask": "publish ~/mask (mono8, 255 = target) for every processed frame while a target is set",
     "diagnostics_period": "seconds between /diagnostics messages",
 }
-RANGES = {"history_size": (1, 300), "diagnostics_period": (0.1, 60.0), "init_stamp_tolerance": (0.0, 3600.0)}
+RANGES = {"cpu_threads": (0, 256), "history_size": (1, 300), "diagnostics_period": (0.1, 60.0),
+          "init_stamp_tolerance": (0.0, 3600.0)}
 RUNTIME = {"publish_mask", "init_stamp_tolerance"}
 
 

@@ -105,6 +105,9 @@ def test_tracks_with_input_headers_then_resets_and_reinitialises(camera_and_trac
     assert (mask.encoding, mask.width, mask.height) == ("mono8", 320, 240)
     assert set(np.unique(np.frombuffer(bytes(mask.data), np.uint8))) <= {0, 255}
     assert states[-1].latency_ms > 0 and states[-1].frames_tracked >= len(states)
+    session.probe.wait_for(lambda: session.diagnostic("track_median_ms"), 5, "track() time in /diagnostics")
+    values = {kv.key: kv.value for kv in session.diagnostics[-1].status[0].values}
+    assert 0 < float(values["track_median_ms"]) <= float(values["latency_max_ms"])  # latency includes track()
 
     # The overlay is drawn only for a subscriber: none arrives until someone listens.
     debug = session.probe.record(Image, f"{TRACKER}/debug_image")
@@ -244,6 +247,7 @@ def test_lifecycle_transitions_and_parameter_checks(camera_and_tracker, probe) -
 
     read_only = set_param("device", "cuda")
     assert not read_only.successful and "read-only" in read_only.reason.lower()
+    assert not set_param("cpu_threads", 2).successful  # read at configure
     out_of_range = set_param("history_size", 100000)
     assert not out_of_range.successful
     assert set_param("publish_mask", False).successful
