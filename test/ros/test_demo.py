@@ -12,19 +12,22 @@ from pathlib import Path
 
 import pytest
 
+from jcat_core.models.checkpoint import default_weights_path
+
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[2]
 FRAMES = 40
-SHORT = ["--frames", str(FRAMES), "--width", "320", "--height", "240", "--weights", "standin"]
-STANDIN_IOU_FLOOR = 0.8  # colour-key stand-in on the clean synthetic sequence (0.97 measured)
+SHORT = ["--frames", str(FRAMES), "--width", "320", "--height", "240"]  # weights: the demo's own choice
+DEMO_WEIGHTS_IOU_FLOOR = 0.7  # the project's demo weights on the clean synthetic sequence (0.865 at 640x480)
 
 
 def test_demo_replays_its_bag_into_the_node_and_writes_the_report(ros_env, tmp_path) -> None:
     result = subprocess.run([sys.executable, "-m", "jcat_ros.demo", *SHORT, "--out", str(tmp_path)],
                             cwd=REPO, env=ros_env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "weights: the colour-key stand-in network" in result.stdout
+    published = default_weights_path()  # the demo prefers the published weights when a user has them
+    assert ("JcatNet.pth.tar" if published.is_file() else "the project's demo weights") in result.stdout
     assert "ros2 launch jcat_ros tracker.launch.py" in result.stdout
     assert "$ ros2 run jcat_ros init_client --box" in result.stdout and "tracking 'demo'" in result.stdout
     assert "mean IoU / mask IoU" in result.stdout and "time lost" in result.stdout
@@ -33,7 +36,7 @@ def test_demo_replays_its_bag_into_the_node_and_writes_the_report(ros_env, tmp_p
     assert report["mode"] == "replay" and report["frames"] == FRAMES
     assert system["frames_answered"] + system["frames_dropped"] == FRAMES  # every frame processed or counted dropped
     assert system["outputs"] > 0 and system["outputs_with_input_header"] == system["outputs"]
-    assert report["accuracy"]["mean_iou"] >= STANDIN_IOU_FLOOR
+    assert report["accuracy"]["mean_iou"] >= DEMO_WEIGHTS_IOU_FLOOR
     assert report["states"]["time_lost_percent"] <= 10.0
     for name in ("iou_over_time.png", "latency_histogram.png", "success.png", "overlay.mp4", "tracker.log"):
         assert (tmp_path / name).stat().st_size > 0, name
