@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from jcat_core.tracker.inputs import mask_box
 from jcat_core.train.datasets import CorruptFrameError, Mix, VideoSource
 
 
@@ -33,14 +34,6 @@ class ProcessingConfig:
     box_mask_probability: float = 0.005
     max_gap: int = 50  # test frame within ± this many frames of the reference
     min_visible_pixels: int = 1
-
-
-def mask_box(mask: np.ndarray) -> tuple[float, float, float, float] | None:
-    """Axis-aligned (x, y, w, h) of a boolean mask, None when empty."""
-    rows, cols = np.nonzero(mask)
-    if rows.size == 0:
-        return None
-    return float(cols.min()), float(rows.min()), float(cols.max() - cols.min() + 1), float(rows.max() - rows.min() + 1)
 
 
 def crop_window(box: tuple[float, float, float, float], factor: float, rng: np.random.Generator | None,
