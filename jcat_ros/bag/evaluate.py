@@ -129,8 +129,8 @@ def evaluate_bag(options: EvalOptions, tracker_factory: Callable, weights_descri
             result.problems.append(f"interrupted after {len(result.records)} frames; the report covers those")
         result.problems.extend(bag.problems)
         fill_ious(result.records)
-        result.system = {"track_time": latency_figures(timings),
-                         "fps": 1000.0 / latency_figures(timings)["mean_ms"] if timings else 0.0}
+        track_time = latency_figures(timings)
+        result.system = {"track_time": track_time, "fps": 1000.0 / track_time["mean_ms"] if timings else 0.0}
         return result
     finally:
         bag.close()
