@@ -30,6 +30,7 @@ from jcat_core.tracker.dcf import CorrelationFilter, Localization, hann2d
 from jcat_core.tracker.geometry import (
     Box,
     CropWindow,
+    MaskFit,
     RotatedBox,
     box_mask,
     crop,
@@ -224,7 +225,7 @@ class JcatTracker:
         found = Localization.from_values(host["dcf"], p.hard_negative_threshold)
         assessment = self.sample_filter.assess(self.frame, found.peak, found.confidence)
         self.last_assessment = assessment
-        self._add_pending_bank_sample(host.get("bank_foreground"))
+        self._add_pending_bank_sample(host)
         seg_window = CropWindow(float(host["centre"][0]), float(host["centre"][1]), seg_window.side, seg_window.size)
         if assessment.move:
             self.position = (seg_window.cx, seg_window.cy)
@@ -242,7 +243,7 @@ class JcatTracker:
         mask_accepted = segmentation_hard_negative = False
         if assessment.uncertainty < p.segmentation_uncertainty:
             with self._stage("mask_geometry"):
-                fit = fit_mask(host["foreground"], p.min_contour_area, p.second_contour_ratio, p.aa_box_area_ratio)
+                fit = self._fit(host["foreground"])
                 if fit is not None:
                     segmentation_hard_negative = fit.second_contour_large
                     area_scale = seg_window.scale**2
@@ -287,13 +288,13 @@ class JcatTracker:
     def _pending_bank_mask(self) -> dict[str, torch.Tensor]:
         return {} if self._pending_bank is None else {"bank_foreground": self._pending_bank[0]}
 
-    def _add_pending_bank_sample(self, foreground: np.ndarray | None) -> None:
-        if self._pending_bank is None or foreground is None:
+    def _add_pending_bank_sample(self, host: dict[str, np.ndarray]) -> None:
+        """Fit the pending bank sample's mask, read back in ``host``, and add the entry if a target was found."""
+        if self._pending_bank is None:
             return
         _, features, frame = self._pending_bank
         self._pending_bank = None
-        p = self.params
-        fit = fit_mask(foreground, p.min_contour_area, p.second_contour_ratio, p.aa_box_area_ratio)
+        fit = self._fit(host["bank_foreground"])
         if fit is None:
             return
         mask = torch.from_numpy(fit.mask).to(self.device, non_blocking=True).float().view(1, 1, *fit.mask.shape)
@@ -301,6 +302,10 @@ class JcatTracker:
             self.bank.add(self.network.bank_entry(features, mask), frame)
 
     # -- helpers --
+    def _fit(self, foreground: np.ndarray) -> MaskFit | None:
+        p = self.params
+        return fit_mask(foreground, p.min_contour_area, p.second_contour_ratio, p.aa_box_area_ratio)
+
     def _state(self, assessment: Assessment, mask_accepted: bool) -> TrackerState:
         p = self.params
         if assessment.uncertainty >= p.segmentation_uncertainty or (not assessment.move and not mask_accepted):
