@@ -127,8 +127,8 @@ def parse_args(argv: list[str] | None = None) -> Options:
             parser.error(f"--weights: no such file {args.weights}")
     reliabilities = ("best_effort", "reliable") if args.reliability == "both" else (args.reliability,)
     return Options(args.frames, args.rate, args.width, args.height, args.device, args.threads, args.weights,
-                   reliabilities,
-                   args.shm_segment_mb, args.warmup, args.idle_frames, args.startup_timeout, args.keep_log)
+                   reliabilities, args.shm_segment_mb, args.warmup, args.idle_frames, args.startup_timeout,
+                   args.keep_log)
 
 
 def check_device(device: str) -> None:
