@@ -114,8 +114,7 @@ def read_vot_mask(folder: Path, name: str, index: int, shape: tuple[int, int]) -
     kind, region = parse_region(entries[index])
     if kind == "mask":
         return decode_rle(str(region), shape)
-    box = polygon_to_box(np.asarray(region)[None])[0] if kind == "polygon" else np.asarray(region)
-    return box_to_mask(box, shape)
+    return box_to_mask(_region_box(kind, region), shape)
 
 
 def read_times(folder: Path, fmt: str, name: str) -> np.ndarray | None:
@@ -196,6 +195,11 @@ def _vot_box(entry: str) -> np.ndarray:
     kind, region = parse_region(entry)
     if kind == "mask":
         return rle_box(str(region))
+    return _region_box(kind, region)
+
+
+def _region_box(kind: str, region) -> np.ndarray:
+    """The (x, y, w, h) box of a parsed VOT rectangle or polygon region."""
     return polygon_to_box(np.asarray(region)[None])[0] if kind == "polygon" else np.asarray(region)
 
 
