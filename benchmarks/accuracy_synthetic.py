@@ -22,12 +22,14 @@ import json
 import statistics
 import time
 from dataclasses import asdict, dataclass
+from itertools import islice
 from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
 
+from jcat_core.data.sources import open_source
 from jcat_core.data.synthetic import SyntheticSequence, synthetic_suite
 from jcat_core.data.textures import TextureBank
 from jcat_core.eval.metrics import box_iou, mask_iou
@@ -46,41 +48,42 @@ class Run:
     cpu_ms: float  # mean process CPU time per frame
 
 
-def run_jcat(tracker, frames) -> tuple[list, list, list[float], float]:
-    tracker.initialize(frames[0].image, box=frames[0].box)
+def run_jcat(tracker, images, box) -> tuple[list, list, list[float], float]:
+    tracker.initialize(images[0], box=box)
     boxes, masks, walls = [], [], []
     cpu = time.process_time()
-    for frame in frames[1:]:
+    for image in images[1:]:
         start = time.perf_counter()
-        out = tracker.track(frame.image)
+        out = tracker.track(image)
         walls.append(time.perf_counter() - start)
         boxes.append(out.box)
         masks.append(out.mask)
-    return boxes, masks, walls, (time.process_time() - cpu) / (len(frames) - 1)
+    return boxes, masks, walls, (time.process_time() - cpu) / (len(images) - 1)
 
 
-def run_csrt(frames) -> tuple[list, list[float], float]:
+def run_csrt(images, init_box) -> tuple[list, list[float], float]:
     tracker = cv2.TrackerCSRT_create()
-    tracker.init(cv2.cvtColor(frames[0].image, cv2.COLOR_RGB2BGR), tuple(round(v) for v in frames[0].box))
+    tracker.init(cv2.cvtColor(images[0], cv2.COLOR_RGB2BGR), tuple(round(v) for v in init_box))
     boxes, walls = [], []
     cpu = time.process_time()
-    for frame in frames[1:]:
-        bgr = cv2.cvtColor(frame.image, cv2.COLOR_RGB2BGR)
+    for image in images[1:]:
+        bgr = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
         start = time.perf_counter()
         ok, box = tracker.update(bgr)
         walls.append(time.perf_counter() - start)
         boxes.append(tuple(float(v) for v in box) if ok else (0.0, 0.0, 0.0, 0.0))
-    return boxes, walls, (time.process_time() - cpu) / (len(frames) - 1)
+    return boxes, walls, (time.process_time() - cpu) / (len(images) - 1)
 
 
 def evaluate(name: str, sequence: SyntheticSequence, tracker) -> list[Run]:
     frames = list(sequence)
     visible = np.array([f.visible for f in frames[1:]])
     gt = np.array([f.box for f in frames[1:]])
-    boxes, masks, walls, cpu = run_jcat(tracker, frames)
+    images = [f.image for f in frames]
+    boxes, masks, walls, cpu = run_jcat(tracker, images, frames[0].box)
     jcat_iou = float(box_iou(np.array(boxes), gt)[visible].mean())
     jcat_mask = float(np.mean([mask_iou(m, f.mask) for m, f in zip(masks, frames[1:], strict=True)]))
-    csrt_boxes, csrt_walls, csrt_cpu = run_csrt(frames)
+    csrt_boxes, csrt_walls, csrt_cpu = run_csrt(images, frames[0].box)
     csrt_iou = float(box_iou(np.array(csrt_boxes), gt)[visible].mean())
     return [Run(name, "jcat", jcat_iou, jcat_mask, 1000 * statistics.median(walls), 1000 * cpu),
             Run(name, "csrt", csrt_iou, None, 1000 * statistics.median(csrt_walls), 1000 * csrt_cpu)]
@@ -88,22 +91,14 @@ def evaluate(name: str, sequence: SyntheticSequence, tracker) -> list[Run]:
 
 def real_video(path: str, box: tuple[float, ...], count: int, tracker, sheet: str | None) -> dict[str, float]:
     """Both trackers on the first ``count`` frames of a video from ``box``: times, mutual IoU, contact sheet."""
-    from jcat_core.data.synthetic import Frame
-
-    capture = cv2.VideoCapture(path)
-    images = []
-    while len(images) < count:
-        ok, bgr = capture.read()
-        if not ok:
-            break
-        images.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+    try:
+        images = [f.image for f in islice(open_source(path), count)]
+    except (OSError, ValueError):
+        images = []
     if len(images) < 2:
         raise SystemExit(f"could not read frames from {path}")
-    empty = np.zeros(images[0].shape[:2], bool)
-    frames = [Frame(im, box if i == 0 else (0.0, 0.0, 0.0, 0.0), (0, 0, 0, 0, 0), empty, 1.0)
-              for i, im in enumerate(images)]
-    boxes, _, walls, cpu = run_jcat(tracker, frames)
-    csrt_boxes, csrt_walls, csrt_cpu = run_csrt(frames)
+    boxes, _, walls, cpu = run_jcat(tracker, images, box)
+    csrt_boxes, csrt_walls, csrt_cpu = run_csrt(images, box)
     agreement = box_iou(np.array(boxes), np.array(csrt_boxes))
     print(f"\nreal video {path}, {len(images)} frames {images[0].shape[1]}x{images[0].shape[0]}, from box {box} "
           f"(no ground truth): JCAT {1000 * statistics.median(walls):.1f} ms/frame ({1000 * cpu:.1f} ms CPU), CSRT "
