@@ -23,7 +23,7 @@ from tqdm import tqdm
 from jcat_core.eval import results
 from jcat_core.eval.datasets import Dataset, Sequence
 from jcat_core.eval.datasets.base import box_to_mask, encode_rle
-from jcat_core.eval.metrics import mask_iou
+from jcat_core.eval.metrics import mask_iou, valid_boxes
 from jcat_core.eval.trackers import TrackerSpec
 
 REGIONS = ("box", "rotated", "mask")
@@ -153,11 +153,8 @@ def run_supervised(dataset: Dataset, trackers: list[TrackerSpec], out: Path,
 
 def _next_present(sequence: Sequence, frame: int) -> int | None:
     """The first frame from ``frame`` on whose ground truth can initialise a tracker."""
-    for index in range(frame, len(sequence)):
-        box = sequence.boxes[index]
-        if np.isfinite(box).all() and box[2] > 0 and box[3] > 0:
-            return index
-    return None
+    usable = np.flatnonzero(valid_boxes(sequence.boxes[frame:]))
+    return frame + int(usable[0]) if usable.size else None
 
 
 def _overlap(sequence: Sequence, frame: int, output: object, region: str) -> float | None:

@@ -14,6 +14,8 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from jcat_core.eval.metrics import valid_boxes
+
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 
 
@@ -266,7 +268,7 @@ def checked_sequence(sequence: Sequence, notes: list[Problem]) -> Sequence:
     elif len(boxes) > n:
         raise SequenceError(f"missing frames: {n} frames for {len(boxes)} ground-truth boxes")
     first = sequence.boxes[sequence.start]
-    if not (np.isfinite(first).all() and first[2] > 0 and first[3] > 0):
+    if not valid_boxes(first[None])[0]:
         raise SequenceError(f"no usable first-frame box to initialise on: {first.tolist()}")
     if sequence.scored:
         bad = int(np.isnan(sequence.boxes).any(axis=1).sum())
