@@ -14,8 +14,6 @@ from pathlib import Path
 import numpy as np
 
 from jcat_core.eval.metrics import mask_iou
-from jcat_ros.bag import convert
-from jcat_ros.bag import types as T
 from jcat_ros.bag.reader import Bag, GroundTruth
 from jcat_ros.bag.records import FOUND, FrameRecord, RunResult, fill_ious, latency_figures
 from jcat_ros.bag.writer import BagError
@@ -55,11 +53,10 @@ def initial_target(bag: Bag, truth: GroundTruth, frames: list, box, init_frame: 
 def initial_mask(init: dict, stamp_ns: int, truth: GroundTruth) -> np.ndarray | None:
     """The ground-truth mask to initialise on, as jcat-eval does on mask benchmarks: only when starting from the
     ground truth and its mask on that frame is not empty."""
-    raw = truth.masks.get(stamp_ns)
-    if not init["from"].startswith("first ground truth") or raw is None:
+    if not init["from"].startswith("first ground truth"):
         return None
-    mask = convert.decode_mask(T.typestore().deserialize_cdr(raw, T.IMAGE))
-    return mask if mask.any() else None
+    mask = truth.mask(stamp_ns)
+    return mask if mask is not None and mask.any() else None
 
 
 def record_truth(record: FrameRecord, truth: GroundTruth) -> None:
@@ -68,10 +65,9 @@ def record_truth(record: FrameRecord, truth: GroundTruth) -> None:
 
 
 def predicted_mask_iou(mask: np.ndarray | None, stamp_ns: int, truth: GroundTruth) -> float | None:
-    raw = truth.masks.get(stamp_ns)
-    if raw is None:
+    gt = truth.mask(stamp_ns)
+    if gt is None:
         return None
-    gt = convert.decode_mask(T.typestore().deserialize_cdr(raw, T.IMAGE))
     return mask_iou(mask if mask is not None else np.zeros_like(gt), gt)
 
 

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import numpy as np
 from rosbags.rosbag2 import Reader
 from rosbags.rosbag2.errors import ReaderError
 
@@ -45,6 +46,11 @@ class GroundTruth:
     boxes: dict[int, tuple[float, float, float, float] | None] = field(default_factory=dict)
     masks: dict[int, bytes] = field(default_factory=dict)  # stamp -> serialized mono8 Image
     not_finite: list[int] = field(default_factory=list)
+
+    def mask(self, stamp_ns: int) -> np.ndarray | None:
+        """The HxW bool ground-truth mask of the frame with this stamp, None when the bag has none for it."""
+        raw = self.masks.get(stamp_ns)
+        return None if raw is None else convert.decode_mask(T.typestore().deserialize_cdr(raw, T.IMAGE))
 
 
 def open_reader(path: Path) -> Reader:

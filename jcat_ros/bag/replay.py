@@ -35,7 +35,6 @@ from std_msgs.msg import Header
 from vision_msgs.msg import Detection2DArray
 
 from jcat_core.eval.metrics import mask_iou
-from jcat_ros.bag import convert
 from jcat_ros.bag import types as T
 from jcat_ros.bag.evaluate import initial_target, record_truth
 from jcat_ros.bag.reader import Bag, GroundTruth
@@ -366,10 +365,9 @@ class Replay:
         masks = {time_ns(m.header.stamp): m for _, m in self.outputs[f"{self.options.node.rstrip('/')}/mask"][1]}
         for index, (_, head) in first_sent.items():
             r = records[index]
-            gt_raw = truth.masks.get(r.stamp_ns)
-            if gt_raw is None or index <= result.init["frame"] or r.state == "DROPPED":
+            if r.stamp_ns not in truth.masks or index <= result.init["frame"] or r.state == "DROPPED":
                 continue
-            gt = convert.decode_mask(T.typestore().deserialize_cdr(gt_raw, T.IMAGE))
+            gt = truth.mask(r.stamp_ns)
             out = masks.get(time_ns(head.stamp))
             r.mask_iou = mask_iou(to_rgb8(out)[..., 0] > 127 if out is not None and r.state in FOUND
                                   else np.zeros_like(gt), gt)
