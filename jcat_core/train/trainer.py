@@ -205,6 +205,12 @@ class Trainer:
             return self.model(self.net.normalize(b["ref_image"]), b["ref_mask"], self.net.normalize(b["test_image"]),
                               dist_map)
 
+    def _scored(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(logits, target mask, segmentation loss) of a batch, on the network's device."""
+        logits = self._logits(batch)
+        mask, contour = batch["test_mask"].to(logits.device), batch["test_contour"].to(logits.device)
+        return logits, mask, segmentation_loss(logits, mask, contour)
+
     def _set_mode(self, training: bool) -> None:
         """Train mode for the whole network (published), except a backbone with frozen BatchNorm statistics."""
         self.net.train(training)
@@ -213,9 +219,7 @@ class Trainer:
 
     def train_step(self, batch: dict[str, torch.Tensor]) -> tuple[float, float]:
         """One optimiser step; returns (loss, mean mask IoU of the batch)."""
-        logits = self._logits(batch)
-        mask, contour = batch["test_mask"].to(logits.device), batch["test_contour"].to(logits.device)
-        loss = segmentation_loss(logits, mask, contour)
+        logits, mask, loss = self._scored(batch)
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         if self.config.grad_clip > 0:
@@ -273,9 +277,8 @@ class Trainer:
         losses, ious = [], []
         for batch in self._loader(self.val_set, list(range(n))):
             batch.pop("skipped")
-            logits = self._logits(batch)
-            mask = batch["test_mask"].to(logits.device)
-            losses.append(float(segmentation_loss(logits, mask, batch["test_contour"].to(logits.device))))
+            logits, mask, loss = self._scored(batch)
+            losses.append(float(loss))
             ious.append(float(mask_iou(logits, mask).mean()))
         return {"val_loss": sum(losses) / len(losses), "val_iou": sum(ious) / len(ious)}
 
