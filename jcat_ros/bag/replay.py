@@ -28,7 +28,7 @@ from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from rclpy.qos import qos_profile_sensor_data
 from rclpy.serialization import deserialize_message, serialize_message
-from rosbags.rosbag2 import StoragePlugin, Writer
+from rosbags.rosbag2 import Writer
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
@@ -39,7 +39,7 @@ from jcat_ros.bag import types as T
 from jcat_ros.bag.evaluate import initial_target, record_truth
 from jcat_ros.bag.reader import Bag, GroundTruth
 from jcat_ros.bag.records import FOUND, FrameRecord, RunResult, fill_ious, latency_figures
-from jcat_ros.bag.writer import INIT_TOPIC, BagError, prepare_output
+from jcat_ros.bag.writer import INIT_TOPIC, STORAGES, BagError, prepare_output
 from jcat_ros.image_conversion import to_rgb8
 from jcat_ros.init_client import init_request
 from jcat_ros.msg import TrackerState
@@ -404,13 +404,12 @@ class Replay:
     def _write_result_bag(self) -> None:
         """Every output received, at its receipt time, plus the input headers and the init request sent."""
         store = T.typestore()
-        plugin = StoragePlugin.MCAP if self.options.storage == "mcap" else StoragePlugin.SQLITE3
         types = {"/diagnostics": T.DIAGNOSTICS, INIT_TOPIC: T.INIT_REQUEST, INPUT_HEADERS: "std_msgs/msg/Header"}
         for topic in self.outputs:
             types.setdefault(topic, {TrackerState: T.TRACKER_STATE, Detection2DArray: T.DETECTIONS,
                                      Image: T.IMAGE}.get(self.outputs[topic][0]))
         self.options.out.parent.mkdir(parents=True, exist_ok=True)
-        with Writer(self.options.out, version=9, storage_plugin=plugin) as writer:
+        with Writer(self.options.out, version=9, storage_plugin=STORAGES[self.options.storage]) as writer:
             connections = {topic: writer.add_connection(topic, kind, typestore=store) for topic, kind in types.items()}
             rows = [(received, topic, msg) for topic, (_, messages) in self.outputs.items()
                     for received, msg in list(messages)]
