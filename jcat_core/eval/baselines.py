@@ -9,9 +9,9 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
-from jcat_core.eval.datasets.base import box_to_mask, mask_to_box
+from jcat_core.eval.datasets.base import box_to_mask
 from jcat_core.tracker.geometry import Box
-from jcat_core.tracker.inputs import as_rgb_uint8, checked_box
+from jcat_core.tracker.inputs import as_rgb_uint8, checked_box, mask_box
 from jcat_core.tracker.tracker import TrackerState, TrackOutput
 
 # name -> (module attribute path, whether it is the legacy API taking float boxes)
@@ -61,7 +61,7 @@ class OpenCVTracker:
         if mask is not None:
             if not np.asarray(mask).any():
                 raise ValueError("the initial mask is empty")
-            box = tuple(mask_to_box(np.asarray(mask, bool)).tolist())
+            box = mask_box(np.asarray(mask, bool))
         self._box = checked_box(box, rgb.shape[:2])
         self._tracker = _factory(self._path)()  # type: ignore[misc]
         self._tracker.init(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), self._cv_box(self._box))  # type: ignore[attr-defined]
