@@ -333,9 +333,7 @@ class Replay:
     def _fill(self, result: RunResult, truth: GroundTruth, original: dict[int, int]) -> None:
         """Per-frame records from the outputs, matched to the published frames by header, and system figures."""
         sent = {(time_ns(h.stamp), h.frame_id): (index, wall) for index, wall, h in self.published}
-        first_sent = {}
-        for index, wall, head in self.published:  # a re-sent init frame counts once, from its first sending
-            first_sent.setdefault(index, (wall, head))
+        first_sent = self._first_sent()
         records = {index: FrameRecord(index, original[index]) for index in sorted(first_sent)}
         for r in records.values():
             record_truth(r, truth)
@@ -362,7 +360,7 @@ class Replay:
                 r.latency_ms = (received - r.sent_ns) / 1e6
             if index > result.init["frame"]:
                 receipts.append(received)
-        masks = {time_ns(m.header.stamp): m for _, m in self.outputs[f"{self.options.node.rstrip('/')}/mask"][1]}
+        masks = self._masks()
         for index, (_, head) in first_sent.items():
             r = records[index]
             if r.stamp_ns not in truth.masks or index <= result.init["frame"] or r.state == "DROPPED":
@@ -374,6 +372,17 @@ class Replay:
         result.records = list(records.values())
         fill_ious(result.records)
         result.system = self._system(result, matched, total, sorted(receipts))
+
+    def _first_sent(self) -> dict[int, tuple[int, Header]]:
+        """frame index -> (publication wall ns, header) of its first sending: a re-sent init frame counts once."""
+        first: dict[int, tuple[int, Header]] = {}
+        for index, wall, head in self.published:
+            first.setdefault(index, (wall, head))
+        return first
+
+    def _masks(self) -> dict[int, Image]:
+        """The node's mask outputs by header stamp (ns)."""
+        return {time_ns(m.header.stamp): m for _, m in self.outputs[f"{self.options.node.rstrip('/')}/mask"][1]}
 
     def _system(self, result: RunResult, matched: int, total: int, receipts: list[int]) -> dict:
         after = [r for r in result.records if r.index > result.init["frame"]]
@@ -421,10 +430,8 @@ class Replay:
 
     def write_video(self, result: RunResult, video) -> None:
         """The replayed frames with the node's masks and boxes (report.OverlayVideo)."""
-        first_sent: dict[int, int] = {}
-        for index, _, head in self.published:
-            first_sent.setdefault(index, time_ns(head.stamp))
-        masks = {time_ns(m.header.stamp): m for _, m in self.outputs[f"{self.options.node.rstrip('/')}/mask"][1]}
+        first_sent = {index: time_ns(head.stamp) for index, (_, head) in self._first_sent().items()}
+        masks = self._masks()
         records = {r.index: r for r in result.records}
         for frame in self.bag.frames():
             if frame.index not in records:
