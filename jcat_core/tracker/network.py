@@ -13,6 +13,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import torch
 
+from jcat_core.models.inference import channels_last, inference_copy
+
 Features = Mapping[str, torch.Tensor]
 BankEntry = tuple[Any, torch.Tensor]
 
@@ -40,22 +42,44 @@ class TrackerNetwork(Protocol):
         """Localisation features BxCx(S/16)x(S/16) of Bx3xSxS crops in [0, 1] (layer3-like, stride 16)."""
         ...
 
+    @property
+    def shares_backbone(self) -> bool:
+        """Whether ``dcf_from_features`` works: one backbone pass gives a crop's segmentation and DCF features."""
+        ...
+
+    def dcf_from_features(self, feats: Features) -> torch.Tensor:
+        """The DCF features of a crop from its ``extract_features`` output (needs ``shares_backbone``)."""
+        ...
+
 
 class JcatNetwork:
     """A JcatNet (and optionally a separate ImageNet backbone for the DCF) behind the tracker protocol.
 
     The published tracker computes DCF features with torchvision's ImageNet ResNet-50; without that file the
     checkpoint's own backbone stands in (its BatchNorm statistics differ: a documented approximation).
+    The tracker runs inference copies (``models.inference``: BatchNorm folded, channels-last); the modules given
+    are left unchanged.
     """
 
     def __init__(self, net: torch.nn.Module, dcf_backbone: torch.nn.Module | None = None) -> None:
-        self.net = net.eval()
-        self.dcf_backbone = (dcf_backbone or net.feature_extractor).eval()
-        self.uses_distance_map = bool(net.config.uses_distance_map)
-        self._normalize = net.normalize
+        self.net = inference_copy(net)
+        self.dcf_backbone = self.net.feature_extractor if dcf_backbone is None else inference_copy(dcf_backbone)
+        self.uses_distance_map = bool(self.net.config.uses_distance_map)
+        self._normalize = self.net.normalize
+
+    @property
+    def shares_backbone(self) -> bool:
+        """Whether the DCF reads the segmentation backbone's layer3 (so one pass can feed both)."""
+        return self.dcf_backbone is self.net.feature_extractor
 
     def extract_features(self, images: torch.Tensor) -> Features:
-        return self.net.extract_features(self._normalize(images))
+        return self.net.extract_features(channels_last(self._normalize(images)))
+
+    def dcf_from_features(self, feats: Features) -> torch.Tensor:
+        if not self.shares_backbone:
+            raise ValueError("this network's DCF features come from a separate backbone (dcf_weights), so they "
+                             "cannot be taken from the segmentation features")
+        return feats["layer3"]
 
     def segment(self, test_feats: Features, ref_feats: Features, ref_mask: torch.Tensor,
                 dist_map: torch.Tensor | None = None, bank: Sequence[BankEntry] = ()) -> torch.Tensor:
@@ -65,7 +89,7 @@ class JcatNetwork:
         return self.net.bank_entry(feats, mask)
 
     def dcf_features(self, images: torch.Tensor) -> torch.Tensor:
-        return self.dcf_backbone.forward_levels(self._normalize(images), ("layer3",))["layer3"]
+        return self.dcf_backbone.forward_levels(channels_last(self._normalize(images)), ("layer3",))["layer3"]
 
     def to(self, device: torch.device) -> JcatNetwork:
         self.net.to(device)
