@@ -10,7 +10,7 @@ from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValu
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 
-from jcat_core.tracker import RUNTIME_PARAMS, TrackerParams
+from jcat_core.tracker import AUTO, PROFILES, RUNTIME_PARAMS, TrackerParams
 from jcat_ros.descriptors import describe
 
 TRACKER_PREFIX = "tracker."  # tracker.<TrackerParams field>: unset = the profile's published default
@@ -18,7 +18,7 @@ TRACKER_PREFIX = "tracker."  # tracker.<TrackerParams field>: unset = the profil
 CHOICES = {
     "device": ("auto", "cuda", "cpu"),
     "precision": ("fp32", "fp16", "bf16"),
-    "profile": ("default", "vot"),
+    "profile": (AUTO, *PROFILES),
     "image_transport": ("raw", "compressed"),
     "reliability": ("best_effort", "reliable"),
 }
@@ -33,7 +33,7 @@ class NodeParams:
     device: str = "auto"
     precision: str = "fp32"
     cpu_threads: int = 0
-    profile: str = "default"
+    profile: str = AUTO
     image_transport: str = "raw"
     reliability: str = "best_effort"
     history_size: int = 30
@@ -44,8 +44,10 @@ class NodeParams:
     problem: str = ""  # why the values cannot be used, empty when they can
 
     def tracker_params(self, **changes: object) -> TrackerParams:
-        """The profile's parameters with the overrides (and `changes`) applied; ValueError when invalid."""
-        return TrackerParams.profile(self.profile).with_overrides(**{**self.tracker_overrides, **changes})
+        """The profile's parameters with the overrides (and `changes`) applied; ValueError when invalid. For
+        "auto", which the weights decide at configure, the checks use the published profile's ranges (the same)."""
+        profile = "default" if self.profile == AUTO else self.profile
+        return TrackerParams.profile(profile).with_overrides(**{**self.tracker_overrides, **changes})
 
     def build_tracker(self):
         """The tracker these parameters describe, and the device it runs on."""
@@ -85,7 +87,8 @@ DESCRIPTIONS = {
     "precision": "fp32, fp16 or bf16 (CUDA autocast; bf16 on CPU is very slow)",
     "cpu_threads": "PyTorch intra-op threads for the tracker on the CPU, 0 = PyTorch's default (one per core); on a "
                    "machine whose cores are busy with other processes, 1 is far steadier",
-    "profile": "tracker defaults: default (the published ones) or vot",
+    "profile": "tracker defaults: auto (lite for EfficientNet-Lite weights such as the demo ones, else default), "
+               "default (the published ones), vot, or lite (one backbone pass per frame)",
     "image_transport": "raw subscribes to `image` (sensor_msgs/Image), compressed to `image/compressed`",
     "reliability": "QoS reliability of the image subscription (best_effort matches camera drivers' sensor data)",
     "history_size": "frames kept so that ~/init can use the frame nearest its stamp",
@@ -114,6 +117,8 @@ def _tracker_descriptor(spec: dataclasses.Field) -> tuple[Parameter.Type, Parame
     read_only = spec.name not in RUNTIME_PARAMS
     if isinstance(spec.default, tuple):
         return Parameter.Type.DOUBLE_ARRAY, describe(text, read_only=read_only)
+    if isinstance(spec.default, bool):
+        return Parameter.Type.BOOL, describe(text, read_only=read_only)
     integer = isinstance(spec.default, int)
     descriptor = describe(text, read_only=read_only, value_range=spec.metadata["range"], integer=integer)
     return (Parameter.Type.INTEGER if integer else Parameter.Type.DOUBLE), descriptor

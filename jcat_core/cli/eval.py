@@ -15,6 +15,7 @@ from jcat_core.eval.results import BOX_FORMATS, MASK_FORMATS
 from jcat_core.eval.runner import run
 from jcat_core.eval.trackers import known_trackers, parse_params, parse_trackers
 from jcat_core.eval.vot import REGIONS, SupervisedConfig, run_supervised
+from jcat_core.tracker import AUTO, PROFILES
 
 TRACKERS_INI = Path(__file__).resolve().parents[2] / "config" / "vot" / "trackers.ini"
 SPLIT_LOADERS = {"trackingnet", "davis", "youtube-vos"}  # loaders taking a split= option
@@ -38,7 +39,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         sub.add_argument("--weights", help="JcatNet weights for 'jcat' (JcatNet.pth.tar or *.safetensors; default: "
                                                 "build_tracker's default, the project's demo weights)")
         sub.add_argument("--device", default="cpu", help="cpu, cuda or auto (default cpu)")
-        sub.add_argument("--profile", default="default", choices=("default", "vot"), help="tracker parameters")
+        sub.add_argument("--profile", default=AUTO, choices=(AUTO, *PROFILES),
+                         help="tracker parameters (default auto: lite for EfficientNet-Lite weights, else default)")
         sub.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                          help="a TrackerParams override for jcat/standin, e.g. segm_size=256 (repeatable)")
         sub.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from jcat_core.eval.baselines import OpenCVTracker, available_baselines
-from jcat_core.tracker import STANDIN, build_tracker
+from jcat_core.tracker import AUTO, STANDIN, build_tracker
 
 JCAT_NAMES = ("jcat", "standin")
 
@@ -18,7 +18,7 @@ class TrackerSpec:
     name: str
     weights: str | None = None  # JcatNet weights for "jcat"; None = build_tracker's default (the demo weights)
     device: str = "cpu"
-    profile: str = "default"  # TrackerParams profile: "default" or "vot"
+    profile: str = AUTO  # TrackerParams profile: auto (chosen from the weights), default, vot or lite
     params: tuple[tuple[str, float | int | str], ...] = ()  # TrackerParams overrides for "jcat"/"standin"
 
     def build(self) -> object:
@@ -51,7 +51,7 @@ def parse_params(items: list[str]) -> tuple[tuple[str, float | int | str], ...]:
     return tuple(parsed)
 
 
-def parse_trackers(names: str, weights: str | None = None, device: str = "cpu", profile: str = "default",
+def parse_trackers(names: str, weights: str | None = None, device: str = "cpu", profile: str = AUTO,
                    params: tuple[tuple[str, float | int | str], ...] = ()) -> list[TrackerSpec]:
     """"jcat,csrt,kcf" -> specs, refusing unknown names with the list of known ones; ``params`` go to the JCAT
     trackers only."""

@@ -20,6 +20,7 @@ import trax
 from jcat_core.eval.datasets.base import box_to_mask, mask_to_box, read_rgb
 from jcat_core.eval.trackers import JCAT_NAMES, TrackerSpec, known_trackers, parse_params
 from jcat_core.eval.vot import REGIONS
+from jcat_core.tracker import AUTO, PROFILES
 
 
 def region_to_target(region: object, shape: tuple[int, int]) -> dict:
@@ -97,7 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--region", default="box", choices=REGIONS, help="what to report (default box)")
     parser.add_argument("--weights", help="JcatNet weights for 'jcat' (default: build_tracker's default)")
     parser.add_argument("--device", default="auto", help="cpu, cuda or auto (default auto)")
-    parser.add_argument("--profile", default="vot", choices=("default", "vot"), help="tracker parameters")
+    parser.add_argument("--profile", default="vot", choices=(AUTO, *PROFILES), help="tracker parameters")
     parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                         help="a TrackerParams override for jcat/standin (repeatable)")
     args = parser.parse_args(argv)

@@ -12,17 +12,19 @@ import torch
 
 from jcat_core.models.precision import Precision, autocast_dtype, resolve_device
 from jcat_core.tracker.network import JcatNetwork, TrackerNetwork, load_jcat_network
-from jcat_core.tracker.params import TrackerParams
+from jcat_core.tracker.params import PROFILES, TrackerParams
 from jcat_core.tracker.standin import ColourKeyNetwork
 from jcat_core.tracker.tracker import RUNTIME_PARAMS, JcatTracker, TrackerState, TrackOutput
 
 STANDIN = "standin"
+AUTO = "auto"  # build_tracker's profile: chosen from the network (auto_profile)
 
-__all__ = ["RUNTIME_PARAMS", "STANDIN", "JcatTracker", "TrackOutput", "TrackerParams", "TrackerState", "build_tracker"]
+__all__ = ["AUTO", "PROFILES", "RUNTIME_PARAMS", "STANDIN", "JcatTracker", "TrackOutput", "TrackerParams",
+           "TrackerState", "auto_profile", "build_tracker"]
 
 
 def build_tracker(weights: str | os.PathLike[str] | torch.nn.Module | TrackerNetwork | None = None,
-                  device: str | torch.device = "auto", precision: Precision = "fp32", profile: str = "default",
+                  device: str | torch.device = "auto", precision: Precision = "fp32", profile: str = AUTO,
                   dcf_weights: str | os.PathLike[str] | None = None, **overrides: Any) -> JcatTracker:
     """A ready tracker.
 
@@ -32,11 +34,13 @@ def build_tracker(weights: str | os.PathLike[str] | torch.nn.Module | TrackerNet
     an ImageNet EfficientNet-Lite0, trained on synthetic data; not the published model). A JcatNet segments at its
     training crop size (``config.crop_size``: 384 published, 192 demo) unless ``segm_size`` is given.
     dcf_weights: torchvision ImageNet ResNet-50 file for the DCF features (the published setup); without it the
-    JcatNet backbone is reused (with a warning). profile: "default" or "vot"; overrides: any TrackerParams field.
+    JcatNet backbone is reused (with a warning). profile: "default", "vot", "lite" or "auto" (``auto_profile``);
+    overrides: any TrackerParams field.
     """
-    params = TrackerParams.profile(profile).with_overrides(**overrides)
     resolved = resolve_device(device)
     autocast_dtype(resolved, precision)  # refuses unsupported (device, precision) pairs with a message
+    if profile != AUTO and profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; choose from {(AUTO, *PROFILES)}")
     if weights is None:
         from jcat_core.models.demo_weights import DEMO_WEIGHTS
 
@@ -46,11 +50,19 @@ def build_tracker(weights: str | os.PathLike[str] | torch.nn.Module | TrackerNet
     elif isinstance(weights, str | os.PathLike | torch.nn.Module):
         network = load_jcat_network(weights, dcf_weights).to(resolved)
         if "segm_size" not in overrides:  # segment at the crop size the network was trained on
-            params = params.with_overrides(segm_size=network.net.config.crop_size)
+            overrides = {**overrides, "segm_size": network.net.config.crop_size}
     elif isinstance(weights, TrackerNetwork):
         network = weights
     else:
         raise ValueError(f"weights must be a path, a JcatNet, a TrackerNetwork or 'standin', got {type(weights)}")
     if isinstance(network, JcatNetwork) is False and dcf_weights is not None:
         raise ValueError("dcf_weights only applies to a JcatNet")
+    params = TrackerParams.profile(auto_profile(network) if profile == AUTO else profile).with_overrides(**overrides)
     return JcatTracker(network, params, resolved, precision)
+
+
+def auto_profile(network: TrackerNetwork) -> str:
+    """"lite" for a JcatNet on an EfficientNet-Lite backbone that also feeds the DCF (the demo weights: one
+    backbone pass per frame), else "default" (the published tracker)."""
+    light = isinstance(network, JcatNetwork) and network.net.config.is_efficientnet and network.shares_backbone
+    return "lite" if light else "default"

@@ -1,6 +1,7 @@
 """Every tunable number of the online tracker, with the published defaults (JCAT_SPEC section 3) and the VOT profile.
 
-``TrackerParams()`` is the published tracker; ``TrackerParams.profile("vot")`` its VOT variant;
+``TrackerParams()`` is the published tracker; ``TrackerParams.profile("vot")`` its VOT variant and
+``TrackerParams.profile("lite")`` the light-backbone one (one backbone pass per frame, not published);
 ``params.with_overrides(name=value)`` a checked copy (unknown names and out-of-range values raise ValueError).
 """
 
@@ -11,7 +12,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-PROFILES = ("default", "vot")
+PROFILES = ("default", "vot", "lite")
 
 
 def _p(default: Any, low: float, high: float, doc: str) -> Any:
@@ -24,6 +25,10 @@ class TrackerParams:
     """The tracker's parameters. Sizes in pixels, scales as multiples of sqrt(target area)."""
 
     # -- DCF (localisation) --
+    one_backbone_pass: bool = field(default=False, metadata={
+        "doc": "the DCF reads layer3 of the segmentation crop, which is then segmented where it is instead of "
+               "re-centred on the DCF's position, and bank entries reuse that crop: one backbone pass per frame "
+               "(the lite profile; dcf_search_area_scale and dcf_sample_size are then unused)"})
     dcf_search_area_scale: float = _p(4.5, 1.0, 20.0, "DCF crop side / sqrt(target area)")
     dcf_sample_size: int = _p(288, 64, 1024, "DCF crop side after resizing, px (VOT: 360); a multiple of 8")
     feature_stride: int = _p(16, 1, 64, "stride of the DCF features (layer3: 16)")
@@ -93,6 +98,8 @@ class TrackerParams:
                     raise ValueError(f"{f.name}={value!r} is out of range [{low}, {high}]: {f.metadata['doc']}")
                 if isinstance(f.default, int) and not isinstance(value, int):
                     raise ValueError(f"{f.name} must be an integer, got {value!r}")
+        if not isinstance(self.one_backbone_pass, bool):
+            raise ValueError(f"one_backbone_pass must be true or false, got {self.one_backbone_pass!r}")
         if len(self.spatial_penalty) != self.filter_size or min(self.spatial_penalty) < 0:
             raise ValueError(f"spatial_penalty needs {self.filter_size} non-negative values (one per filter tap), "
                              f"got {self.spatial_penalty!r}")
@@ -106,11 +113,14 @@ class TrackerParams:
 
     @classmethod
     def profile(cls, name: str = "default") -> TrackerParams:
-        """The published parameters ("default") or their VOT variant ("vot": larger DCF crop and memory)."""
+        """The published parameters ("default"), their VOT variant ("vot": larger DCF crop and memory) or "lite":
+        one backbone pass per frame for a light backbone whose layer3 also feeds the DCF (EfficientNet-Lite)."""
         if name == "default":
             return cls()
         if name == "vot":
             return cls(dcf_sample_size=360, sample_memory_size=300)
+        if name == "lite":
+            return cls(one_backbone_pass=True)
         raise ValueError(f"unknown profile {name!r}; choose from {PROFILES}")
 
     def with_overrides(self, **overrides: Any) -> TrackerParams:

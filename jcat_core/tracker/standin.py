@@ -30,13 +30,16 @@ class ColourKeyNetwork:
     """Colour-distance segmentation and colour-bin DCF features (see the module docstring)."""
 
     uses_distance_map = True
+    shares_backbone = True
 
     def __init__(self, distance_penalty: float = 4.0, dcf_bin_width: float = 0.06) -> None:
         self.distance_penalty = distance_penalty
         self.dcf_bin_width = dcf_bin_width
 
     def extract_features(self, images: torch.Tensor) -> Features:
-        return {"layer3": chromaticity(F.avg_pool2d(images, 4)), "pixels": chromaticity(F.avg_pool2d(images, 2))}
+        quarter = F.avg_pool2d(images, 4)
+        return {"layer3": chromaticity(quarter), "intensity": quarter.mean(dim=1, keepdim=True),
+                "pixels": chromaticity(F.avg_pool2d(images, 2))}
 
     def bank_entry(self, feats: Features, mask: torch.Tensor) -> BankEntry:
         return feats["layer3"], mask
@@ -57,15 +60,17 @@ class ColourKeyNetwork:
         return torch.cat([score / 2, -score / 2], dim=1)
 
     def dcf_features(self, images: torch.Tensor) -> torch.Tensor:
-        chroma = chromaticity(F.avg_pool2d(images, 4))  # Bx2x(S/4)x(S/4)
-        axis = torch.linspace(0.1, 0.7, _CENTRES, device=images.device)
+        return self.dcf_from_features(self.extract_features(images))
+
+    def dcf_from_features(self, feats: Features) -> torch.Tensor:
+        chroma = feats["layer3"]  # Bx2x(S/4)x(S/4)
+        axis = torch.linspace(0.1, 0.7, _CENTRES, device=chroma.device)
         dr = (chroma[:, 0:1] - axis.view(1, -1, 1, 1)) ** 2  # Bx6xhxw
         dg = (chroma[:, 1:2] - axis.view(1, -1, 1, 1)) ** 2
         soft = torch.exp(-(dr[:, :, None] + dg[:, None, :]) / (2 * self.dcf_bin_width**2))  # Bx6x6xhxw
         soft = soft.flatten(1, 2)
         soft = soft / (soft.sum(dim=1, keepdim=True) + 1e-3)
-        intensity = F.avg_pool2d(images, 4).mean(dim=1, keepdim=True)
-        return F.avg_pool2d(torch.cat([soft, intensity], dim=1), 4)
+        return F.avg_pool2d(torch.cat([soft, feats["intensity"]], dim=1), 4)
 
 
 def _bin_index(chroma: torch.Tensor) -> torch.Tensor:

@@ -84,6 +84,9 @@ class JcatTracker:
         self.params = params or TrackerParams()
         self.device = torch.device(device)
         self.precision = precision
+        if self.params.one_backbone_pass and not network.shares_backbone:
+            raise ValueError("one_backbone_pass (the lite profile) needs a network whose DCF reads its segmentation "
+                             "backbone; this one has a separate DCF backbone (dcf_weights)")
         self.profile_stages = False  # accumulate per-stage seconds in ``stage_seconds`` (benchmarks)
         self.stage_seconds: dict[str, float] = defaultdict(float)
         self._dist_map = distance_map(self.params.segm_size).to(self.device).view(1, 1, *(self.params.segm_size,) * 2)
@@ -202,13 +205,20 @@ class JcatTracker:
     # -- every frame --
     def _track(self, frame: torch.Tensor) -> TrackOutput:
         """One frame. The device locates the DCF peak, decides whether to move there and segments the crop at
-        the resulting position; one read-back brings those results to the host, which does the geometry."""
+        the resulting position (with ``one_backbone_pass``: the DCF's own crop, from the same backbone pass); one
+        read-back brings those results to the host, which does the geometry."""
         p = self.params
         growth = p.lost_search_growth if self.lost else 1.0
+        one_pass = p.one_backbone_pass and growth == 1.0  # a widened search while LOST is a crop of its own
         with self._stage("dcf_features"):
             window = self._dcf_window(growth)
+            image = crop(frame, window) / 255.0
             with self._network_scope():
-                features = self.network.dcf_features(crop(frame, window) / 255.0).float()
+                if one_pass:
+                    seg_features = self.network.extract_features(image)
+                    features = self.network.dcf_from_features(seg_features).float()
+                else:
+                    features = self.network.dcf_features(image).float()
             projected = self.dcf.project(features)
         with self._stage("dcf_localize"):
             target_in_crop = (self.size[0] / window.scale, self.size[1] / window.scale)
@@ -218,17 +228,21 @@ class JcatTracker:
             centre = torch.stack([self._next_centre(values[axis], move, window, axis, reach) for axis in (0, 1)])
         with self._stage("segmentation"):
             # segmented before the host knows whether the frame is usable: the read-back below is the only one
-            seg_window = self._segm_window()
-            image = crop_moved(frame, seg_window, centre, reach) / 255.0
-            foreground, _ = self._segment(image)
+            seg_window = window if one_pass else self._segm_window()
+            if not one_pass:
+                with self._network_scope():
+                    seg_features = self.network.extract_features(crop_moved(frame, seg_window, centre, reach) / 255.0)
+            foreground = self._foreground(seg_features)
         host = to_host({"dcf": values, "centre": centre, "foreground": foreground, **self._pending_bank_mask()})
         found = Localization.from_values(host["dcf"], p.hard_negative_threshold)
         assessment = self.sample_filter.assess(self.frame, found.peak, found.confidence)
         self.last_assessment = assessment
         self._add_pending_bank_sample(host)
-        seg_window = CropWindow(float(host["centre"][0]), float(host["centre"][1]), seg_window.side, seg_window.size)
+        if not one_pass:
+            seg_window = CropWindow(float(host["centre"][0]), float(host["centre"][1]), seg_window.side,
+                                    seg_window.size)
         if assessment.move:
-            self.position = (seg_window.cx, seg_window.cy)
+            self.position = (float(host["centre"][0]), float(host["centre"][1]))
             if assessment.learn and growth == 1.0:  # a widened crop does not fit the sample memory
                 with self._stage("dcf_update"):
                     stride = window.size / features.shape[-1]
@@ -241,6 +255,7 @@ class JcatTracker:
         rotated = (*self.position, *self.size, 0.0)
         mask = np.zeros(self.image_shape, bool)  # type: ignore[arg-type]
         mask_accepted = segmentation_hard_negative = False
+        fit = None
         if assessment.uncertainty < p.segmentation_uncertainty:
             with self._stage("mask_geometry"):
                 fit = self._fit(host["foreground"])
@@ -261,21 +276,28 @@ class JcatTracker:
                         self.position = self._keep_inside(*centre_xy)
         if assessment.move and self.bank.due(self.frame, found.hard_negative or segmentation_hard_negative):
             with self._stage("memory_bank"):
-                self._start_bank_sample(frame)
+                if not one_pass:
+                    self._start_bank_sample(frame)
+                elif fit is not None:  # the segmented crop itself, its mask already fitted
+                    self._add_bank_entry(seg_features, fit.mask, self.frame)
         state = self._state(assessment, mask_accepted)
         self.lost = state is TrackerState.LOST
         return TrackOutput(box=output_box, rotated_box=rotated, mask=mask,
                            score=self._score(assessment, mask_accepted), state=state)
 
     def _segment(self, image: torch.Tensor) -> tuple[torch.Tensor, Features]:
-        """Foreground (SxS uint8, on the device) of a 1x3xSxS crop in [0, 1] segmented against the reference and
-        the memory bank, and the crop's features."""
+        """Foreground (SxS uint8, on the device) of a 1x3xSxS crop in [0, 1] and the crop's features."""
         with self._network_scope():
             features = self.network.extract_features(image)
+        return self._foreground(features), features
+
+    def _foreground(self, features: Features) -> torch.Tensor:
+        """Foreground (SxS uint8, on the device) of a crop's features segmented against the reference and the
+        memory bank."""
+        with self._network_scope():
             logits = self.network.segment(features, self.reference_features, self.reference_mask, self._dist_arg(),
                                           tuple(self.bank.entries))
-        foreground = torch.softmax(logits.float(), dim=1)[0, 0] > self.threshold
-        return foreground.to(torch.uint8), features
+        return (torch.softmax(logits.float(), dim=1)[0, 0] > self.threshold).to(torch.uint8)
 
     def _start_bank_sample(self, frame: torch.Tensor) -> None:
         """Segment the bank crop now, on the device; its mask is fitted (and the entry added) when it reaches the
@@ -295,11 +317,14 @@ class JcatTracker:
         _, features, frame = self._pending_bank
         self._pending_bank = None
         fit = self._fit(host["bank_foreground"])
-        if fit is None:
-            return
-        mask = torch.from_numpy(fit.mask).to(self.device, non_blocking=True).float().view(1, 1, *fit.mask.shape)
+        if fit is not None:
+            self._add_bank_entry(features, fit.mask, frame)
+
+    def _add_bank_entry(self, features: Features, mask: np.ndarray, frame: int) -> None:
+        """Add a crop's features with its fitted SxS mask to the memory bank (uploaded without a read)."""
+        mask_t = torch.from_numpy(mask).to(self.device, non_blocking=True).float().view(1, 1, *mask.shape)
         with self._network_scope():
-            self.bank.add(self.network.bank_entry(features, mask), frame)
+            self.bank.add(self.network.bank_entry(features, mask_t), frame)
 
     # -- helpers --
     def _fit(self, foreground: np.ndarray) -> MaskFit | None:
@@ -325,10 +350,11 @@ class JcatTracker:
 
     def _dcf_window(self, growth: float) -> CropWindow:
         p = self.params
-        base = CropWindow.around(*self.position, *self.size, p.dcf_search_area_scale, p.dcf_sample_size)
+        base = self._segm_window() if p.one_backbone_pass else \
+            CropWindow.around(*self.position, *self.size, p.dcf_search_area_scale, p.dcf_sample_size)
         if growth == 1.0:
             return base
-        size = round(p.dcf_sample_size * growth / 16) * 16
+        size = round(base.size * growth / 16) * 16
         return CropWindow(base.cx, base.cy, base.scale * size, size)
 
     def _segm_window(self) -> CropWindow:

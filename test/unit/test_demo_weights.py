@@ -21,7 +21,7 @@ def test_demo_weights_are_committed_small_and_described() -> None:
 @pytest.mark.slow
 def test_build_tracker_without_weights_tracks_a_held_out_sequence() -> None:
     tracker = build_tracker(device="cpu")
-    assert tracker.params.segm_size == 192
+    assert tracker.params.segm_size == 192 and tracker.params.one_backbone_pass  # the lite profile
     frames = list(SyntheticSequence(synthetic_suite(num_frames=30, seed=0)["clean"]))  # seeds unseen in training
     tracker.initialize(frames[0].image, box=frames[0].box)
     outputs = [tracker.track(f.image) for f in frames[1:]]

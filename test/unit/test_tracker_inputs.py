@@ -6,7 +6,11 @@ import numpy as np
 import pytest
 
 from jcat_core.data.synthetic import SyntheticSequence, synthetic_suite
-from jcat_core.tracker import TrackerState, build_tracker
+from jcat_core.models.backbone import build_backbone
+from jcat_core.models.jcat_net import JcatConfig, build_jcat_net
+from jcat_core.tracker import JcatTracker, TrackerParams, TrackerState, auto_profile, build_tracker
+from jcat_core.tracker.network import JcatNetwork
+from jcat_core.tracker.standin import ColourKeyNetwork
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 SEQUENCE = SyntheticSequence(synthetic_suite(height=120, width=160, num_frames=8)["clean"])
@@ -116,3 +120,13 @@ def test_build_tracker_refuses_missing_weights_and_unknown_options(tmp_path) -> 
     with pytest.raises(ValueError, match="unknown profile"):
         build_tracker("standin", device="cpu", profile="fastest")
     assert build_tracker("standin", device="cpu", profile="vot").params.dcf_sample_size == 360
+
+
+def test_the_auto_profile_is_lite_only_for_a_lite_backbone_that_feeds_the_dcf() -> None:
+    resnet = build_jcat_net(JcatConfig(backbone="resnet18"))
+    assert auto_profile(JcatNetwork(build_jcat_net(JcatConfig(backbone="efficientnet_lite0")))) == "lite"
+    assert auto_profile(JcatNetwork(resnet)) == "default"
+    assert auto_profile(ColourKeyNetwork()) == "default"
+    assert not build_tracker("standin", device="cpu").params.one_backbone_pass
+    with pytest.raises(ValueError, match="separate DCF backbone"):
+        JcatTracker(JcatNetwork(resnet, build_backbone("resnet18")), TrackerParams.profile("lite"))

@@ -29,12 +29,14 @@ def test_defaults_are_the_published_ones_and_vot_changes_crop_and_memory() -> No
     assert (p.segm_search_area_scale, p.segm_size, p.bank_capacity, p.bank_search_area_scale) == (4.0, 384, 4, 4.5)
     vot = TrackerParams.profile("vot")
     assert (vot.dcf_sample_size, vot.sample_memory_size) == (360, 300)
+    assert TrackerParams.profile("lite").one_backbone_pass and not p.one_backbone_pass
     assert set(TrackerParams.describe()) == {f for f in TrackerParams.__dataclass_fields__}
 
 
 @pytest.mark.parametrize(("overrides", "message"), [
     ({"no_such_thing": 1}, "unknown tracker parameter"),
     ({"learning_rate": 2.0}, "learning_rate"),
+    ({"one_backbone_pass": 1}, "one_backbone_pass must be true or false"),
     ({"sample_memory_size": 10}, "sample_memory_size"),
     ({"segm_size": 100}, "segm_size of 16"),
     ({"uncertainty_threshold": float("nan")}, "uncertainty_threshold"),

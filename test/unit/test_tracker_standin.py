@@ -13,25 +13,27 @@ from jcat_core.data.synthetic import Occlusion, SequenceSpec, SyntheticSequence,
 from jcat_core.tracker import TrackerState, build_tracker
 from jcat_core.tracker.geometry import box_iou
 from jcat_core.tracker.inputs import mask_box
+from jcat_core.tracker.standin import ColourKeyNetwork
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 EDGE_TOLERANCE_PX = 1.5  # box from the mask vs the ground-truth mask's bounding box, clean sequences
 
 
 
-def run(sequence: SyntheticSequence, **init: object) -> list:
-    tracker = build_tracker("standin", device="cpu")
+def run(sequence: SyntheticSequence, profile: str = "default", **init: object) -> list:
+    tracker = build_tracker("standin", device="cpu", profile=profile)
     first = sequence[0]
     tracker.initialize(first.image, **(init or {"box": first.box}))  # type: ignore[arg-type]
     return [(frame, tracker.track(frame.image)) for frame in sequence[1:]]
 
 
 @pytest.mark.slow
-def test_mean_iou_over_the_suite_is_at_least_0_85() -> None:
+@pytest.mark.parametrize("profile", ["default", "lite"])
+def test_mean_iou_over_the_suite_is_at_least_0_85(profile: str) -> None:
     """IoU against the bounding box of the visible target, over frames where the target is visible."""
     per_sequence = {}
     for name, spec in synthetic_suite(num_frames=40).items():
-        ious = [box_iou(out.box, mask_box(frame.mask)) for frame, out in run(SyntheticSequence(spec))
+        ious = [box_iou(out.box, mask_box(frame.mask)) for frame, out in run(SyntheticSequence(spec), profile)
                 if frame.visible]
         per_sequence[name] = float(np.mean(ious))
     assert np.mean(list(per_sequence.values())) >= 0.85, per_sequence
@@ -51,6 +53,34 @@ def test_box_from_the_mask_matches_ground_truth_within_pixels_on_clean_sequences
         assert overlap > 0.9
         cx, cy, rw, rh, _ = out.rotated_box
         assert abs(cx - (x + w / 2)) < 3 and abs(cy - (y + h / 2)) < 3 and 0.6 < rw * rh / frame.mask.sum() < 1.6
+
+
+class CountingNetwork(ColourKeyNetwork):
+    """The stand-in, counting its backbone passes (every DCF or segmentation feature extraction)."""
+
+    passes = 0
+
+    def extract_features(self, images):
+        self.passes += 1
+        return super().extract_features(images)
+
+
+def test_the_lite_profile_runs_one_backbone_pass_per_frame_and_fills_the_bank_from_it() -> None:
+    sequence = SyntheticSequence(synthetic_suite(num_frames=25)["scale"])
+    network = CountingNetwork()
+    tracker = build_tracker(network, device="cpu", profile="lite")
+    tracker.initialize(sequence[0].image, box=sequence[0].box)
+    for frame in sequence[1:]:
+        before = network.passes
+        out = tracker.track(frame.image)
+        assert network.passes - before == 1
+        assert out.state is TrackerState.TRACKING and box_iou(out.box, mask_box(frame.mask)) > 0.85
+    assert len(tracker.bank) == tracker.params.bank_capacity  # bank entries came from the segmented crops
+    published = build_tracker(CountingNetwork(), device="cpu")
+    published.initialize(sequence[0].image, box=sequence[0].box)
+    before = published.network.passes
+    published.track(sequence[1].image)  # a bank frame: DCF crop, segmentation crop and bank crop
+    assert published.network.passes - before == 3
 
 
 def test_initialising_from_a_mask_tracks_as_well_as_from_a_box() -> None:
