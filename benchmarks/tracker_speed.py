@@ -1,7 +1,9 @@
-"""Per-frame CPU time of the JCAT tracker (ResNet-50 and ResNet-18) against OpenCV CSRT and KCF, side by side.
+"""Per-frame CPU time of the JCAT tracker against OpenCV CSRT and KCF, side by side.
 
-All trackers run on the same 640x480 synthetic frames. JCAT uses random weights (timing does not depend on the
-values) and the published parameters; its time is split into DCF features, DCF localisation, DCF update,
+All trackers run on the same 640x480 synthetic frames. JCAT-ResNet-50/18 use random weights (timing does not depend
+on the values) and the published parameters; "JCAT demo" is ``build_tracker()``: the demo weights
+(EfficientNet-Lite0) with the profile it picks, lite (one backbone pass per frame, so its dcf_features column holds
+the whole backbone and segmentation only the head). Time is split into DCF features, DCF localisation, DCF update,
 segmentation network, mask geometry and memory bank. Ratios are per-frame time / CSRT's.
 
     python benchmarks/tracker_speed.py --frames 30 --threads 2
@@ -20,7 +22,7 @@ import torch
 
 from jcat_core.data.synthetic import SequenceSpec, SyntheticSequence
 from jcat_core.models.jcat_net import JcatConfig, build_jcat_net
-from jcat_core.tracker import build_tracker
+from jcat_core.tracker import JcatTracker, auto_profile, build_tracker
 
 STAGES = ("dcf_features", "dcf_localize", "dcf_update", "segmentation", "mask_geometry", "memory_bank")
 
@@ -37,9 +39,7 @@ def time_opencv(create: Callable[[], cv2.Tracker], frames: list, box: tuple) -> 
     return times
 
 
-def time_jcat(backbone: str, frames: list, box: tuple) -> tuple[list[float], dict[str, float]]:
-    torch.manual_seed(0)
-    tracker = build_tracker(build_jcat_net(JcatConfig(backbone=backbone)), device="cpu")
+def time_jcat(tracker: JcatTracker, frames: list, box: tuple) -> tuple[list[float], dict[str, float]]:
     tracker.initialize(frames[0], box=box)
     tracker.profile_stages = True
     times = []
@@ -66,7 +66,11 @@ def main() -> None:
         "OpenCV KCF": (time_opencv(cv2.TrackerKCF_create, frames, box), {}),
     }
     for backbone in ("resnet50", "resnet18"):
-        rows[f"JCAT-{backbone} (random weights)"] = time_jcat(backbone, frames, box)
+        torch.manual_seed(0)
+        tracker = build_tracker(build_jcat_net(JcatConfig(backbone=backbone)), device="cpu")
+        rows[f"JCAT-{backbone} (random weights)"] = time_jcat(tracker, frames, box)
+    demo = build_tracker(device="cpu")
+    rows[f"JCAT demo ({auto_profile(demo.network)} profile)"] = time_jcat(demo, frames, box)
     csrt = statistics.median(rows["OpenCV CSRT"][0])
     header = f"{'tracker':32s} {'median ms':>9s} {'p95 ms':>8s} {'fps':>7s} {'x CSRT':>7s}  " + " ".join(
         f"{s:>13s}" for s in STAGES)
