@@ -12,6 +12,7 @@ Layouts under one tracker's folder:
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -108,13 +109,19 @@ def read_vot(path: Path) -> list[str]:
 def read_vot_mask(folder: Path, name: str, index: int, shape: tuple[int, int]) -> np.ndarray | None:
     """Frame ``index`` of a VOT result as an HxW mask (RLE decoded, a region filled); None for code entries."""
     path = find_result(folder, "vot", name)
-    entries = read_vot(path) if path is not None else []
+    entries = _vot_entries(path, path.stat().st_mtime_ns) if path is not None else ()
     if index >= len(entries) or entries[index] in (VOT_INIT, VOT_FAILURE, VOT_SKIP):
         return None
     kind, region = parse_region(entries[index])
     if kind == "mask":
         return decode_rle(str(region), shape)
     return box_to_mask(_region_box(kind, region), shape)
+
+
+@functools.lru_cache(maxsize=8)
+def _vot_entries(path: Path, mtime_ns: int) -> tuple[str, ...]:
+    """A VOT result file's entries, parsed once per version of the file (scoring reads it frame by frame)."""
+    return tuple(read_vot(path))
 
 
 def read_times(folder: Path, fmt: str, name: str) -> np.ndarray | None:
