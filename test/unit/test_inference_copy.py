@@ -48,3 +48,23 @@ def test_the_inference_copy_gives_the_same_features_and_logits(backbone: str, on
 def test_folding_refuses_a_module_in_train_mode() -> None:
     with pytest.raises(ValueError, match="eval mode"):
         fold_batchnorm(nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4)))
+
+
+@pytest.mark.gpu
+@pytest.mark.slow
+def test_the_demo_tracker_on_cuda_follows_the_cpu_one() -> None:
+    """The fast path (inference copy in channels-last on CUDA, lite profile) against the same tracker on the CPU."""
+    import numpy as np
+
+    from jcat_core.data.synthetic import SyntheticSequence, synthetic_suite
+    from jcat_core.eval.metrics import box_iou
+    from jcat_core.tracker import build_tracker
+
+    frames = list(SyntheticSequence(synthetic_suite(num_frames=30, seed=0)["clean"]))
+    boxes = {}
+    for device in ("cpu", "cuda"):
+        tracker = build_tracker(device=device)
+        tracker.initialize(frames[0].image, box=frames[0].box)
+        boxes[device] = np.array([tracker.track(f.image).box for f in frames[1:]])
+    assert float(box_iou(boxes["cuda"], boxes["cpu"]).mean()) > 0.95
+    assert float(box_iou(boxes["cuda"], np.array([f.box for f in frames[1:]])).mean()) > 0.75
