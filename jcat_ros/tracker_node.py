@@ -22,7 +22,7 @@ import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import ExternalShutdownException
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rclpy.subscription import MessageInfo
@@ -31,6 +31,7 @@ from std_msgs.msg import Header
 from std_srvs.srv import Trigger
 from vision_msgs.msg import Detection2DArray
 
+from jcat_ros.executor import InlineSubscriptionExecutor
 from jcat_ros.frame_buffer import Frame, FrameHistory, LatestFrame
 from jcat_ros.image_conversion import ImageConversionError, cv2_to_imgmsg, to_rgb8
 from jcat_ros.msg import TrackerState
@@ -414,7 +415,7 @@ class TrackerNode(LifecycleNode):
 def main(argv: list[str] | None = None) -> int:
     rclpy.init(args=argv)
     node = TrackerNode()
-    executor = MultiThreadedExecutor(num_threads=4)
+    executor = InlineSubscriptionExecutor(num_threads=3)  # the image callback inline, services in the pool
     executor.add_node(node)
     if node.params.autostart and node.trigger_configure() == TransitionCallbackReturn.SUCCESS:
         node.trigger_activate()
