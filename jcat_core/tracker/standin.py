@@ -37,9 +37,7 @@ class ColourKeyNetwork:
         self.dcf_bin_width = dcf_bin_width
 
     def extract_features(self, images: torch.Tensor) -> Features:
-        quarter = F.avg_pool2d(images, 4)
-        return {"layer3": chromaticity(quarter), "intensity": quarter.mean(dim=1, keepdim=True),
-                "pixels": chromaticity(F.avg_pool2d(images, 2))}
+        return {**_coarse_features(images), "pixels": chromaticity(F.avg_pool2d(images, 2))}
 
     def bank_entry(self, feats: Features, mask: torch.Tensor) -> BankEntry:
         return feats["layer3"], mask
@@ -60,7 +58,7 @@ class ColourKeyNetwork:
         return torch.cat([score / 2, -score / 2], dim=1)
 
     def dcf_features(self, images: torch.Tensor) -> torch.Tensor:
-        return self.dcf_from_features(self.extract_features(images))
+        return self.dcf_from_features(_coarse_features(images))
 
     def dcf_from_features(self, feats: Features) -> torch.Tensor:
         chroma = feats["layer3"]  # Bx2x(S/4)x(S/4)
@@ -71,6 +69,12 @@ class ColourKeyNetwork:
         soft = soft.flatten(1, 2)
         soft = soft / (soft.sum(dim=1, keepdim=True) + 1e-3)
         return F.avg_pool2d(torch.cat([soft, feats["intensity"]], dim=1), 4)
+
+
+def _coarse_features(images: torch.Tensor) -> Features:
+    """Chromaticity ("layer3") and intensity of 4x4 cells: what the bank and the DCF read."""
+    quarter = F.avg_pool2d(images, 4)
+    return {"layer3": chromaticity(quarter), "intensity": quarter.mean(dim=1, keepdim=True)}
 
 
 def _bin_index(chroma: torch.Tensor) -> torch.Tensor:

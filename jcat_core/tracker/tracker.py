@@ -228,11 +228,12 @@ class JcatTracker:
             centre = torch.stack([self._next_centre(values[axis], move, window, axis, reach) for axis in (0, 1)])
         with self._stage("segmentation"):
             # segmented before the host knows whether the frame is usable: the read-back below is the only one
-            seg_window = window if one_pass else self._segm_window()
-            if not one_pass:
-                with self._network_scope():
-                    seg_features = self.network.extract_features(crop_moved(frame, seg_window, centre, reach) / 255.0)
-            foreground = self._foreground(seg_features)
+            if one_pass:
+                seg_window = window
+                foreground = self._foreground(seg_features)
+            else:
+                seg_window = self._segm_window()
+                foreground, seg_features = self._segment(crop_moved(frame, seg_window, centre, reach) / 255.0)
         host = to_host({"dcf": values, "centre": centre, "foreground": foreground, **self._pending_bank_mask()})
         found = Localization.from_values(host["dcf"], p.hard_negative_threshold)
         assessment = self.sample_filter.assess(self.frame, found.peak, found.confidence)

@@ -64,6 +64,10 @@ class CountingNetwork(ColourKeyNetwork):
         self.passes += 1
         return super().extract_features(images)
 
+    def dcf_features(self, images):
+        self.passes += 1
+        return super().dcf_features(images)
+
 
 def test_the_lite_profile_runs_one_backbone_pass_per_frame_and_fills_the_bank_from_it() -> None:
     sequence = SyntheticSequence(synthetic_suite(num_frames=25)["scale"])
