@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import array
+import functools
 import os
 import platform
 import random
@@ -211,7 +212,7 @@ class InProcess:
     def sustainable_fps(self) -> float:
         return 1000 / self.sustained_ms
 
-    @property
+    @functools.cached_property
     def drop_free_fps(self) -> float:
         """The highest rate, in 1 % steps below the sustainable one, at which these frame times through the node's
         one-frame mailbox replace no frame."""
