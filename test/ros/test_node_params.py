@@ -20,21 +20,22 @@ def declared(*overrides: str):
     rclpy.init(args=args, context=context, domain_id=random.randint(101, 200))
     node = rclpy.create_node("params_test", context=context)
     try:
-        return declare_node_params(node), node.get_parameter("tracker.one_backbone_pass").value
+        return declare_node_params(node)
     finally:
         node.destroy_node()
         context.try_shutdown()
 
 
 def test_the_lite_profile_and_a_bool_tracker_parameter_are_accepted() -> None:
-    params, one_pass = declared("profile:=lite", "tracker.one_backbone_pass:=true")
-    assert params.problem == "" and one_pass is True
+    params = declared("profile:=lite", "tracker.one_backbone_pass:=true")
+    assert params.problem == "" and params.tracker_overrides == {"one_backbone_pass": True}
     assert params.tracker_params().one_backbone_pass
-    assert declared()[0].profile == "auto" and declared()[0].problem == ""
+    defaults = declared()
+    assert defaults.profile == "auto" and defaults.problem == "" and defaults.tracker_overrides == {}
 
 
 def test_an_unknown_profile_and_a_non_bool_value_are_refused_with_reasons() -> None:
-    params, one_pass = declared("profile:=fastest", "tracker.one_backbone_pass:=3")
+    params = declared("profile:=fastest", "tracker.one_backbone_pass:=3")
     assert "'fastest' is not one of auto, default, vot, lite" in params.problem
     assert "tracker.one_backbone_pass" in params.problem and "expecting type 'BOOL'" in params.problem
-    assert one_pass is None  # left unset: the profile decides
+    assert "one_backbone_pass" not in params.tracker_overrides  # left unset: the profile decides
