@@ -11,6 +11,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 from rclpy.context import Context
+from rclpy.exceptions import InvalidHandle
 from rclpy.executors import Executor, ShutdownException, TimeoutException
 from rclpy.subscription import Subscription
 from rclpy.task import Task
@@ -29,6 +30,11 @@ class InlineSubscriptionExecutor(Executor):
         try:
             handler, entity, _ = self.wait_for_ready_callbacks(timeout_sec)
         except (ShutdownException, TimeoutException):
+            return
+        except InvalidHandle:
+            # A lifecycle transition in the pool destroyed an entity (a subscription's event handler) while this
+            # thread built the wait set; rclpy keeps such a waitable in the set. Build a fresh one next time.
+            self._cb_iter = None
             return
         if isinstance(entity, Subscription):
             handler()

@@ -4,6 +4,7 @@ does not hold up the subscriptions."""
 from __future__ import annotations
 
 import random
+import sys
 import threading
 import time
 
@@ -64,3 +65,53 @@ def test_subscriptions_run_inline_while_a_service_waits(monkeypatch: pytest.Monk
         node.destroy_node()
         context.try_shutdown()
         spinner.join(timeout=5.0)
+
+
+def test_entities_destroyed_from_the_pool_while_spinning_do_not_stop_the_executor(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The node's deactivate/cleanup destroy its subscription in a pool thread while the spinning thread builds the
+    wait set; rclpy then raises InvalidHandle there. The executor must keep spinning and serving."""
+    monkeypatch.setenv("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+    switch_interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads interleave often, as with the node's short switch interval
+    context = rclpy.Context()
+    rclpy.init(context=context, domain_id=random.randint(101, 200))
+    node = rclpy.create_node("executor_churn_test", context=context)
+    churned = []
+
+    def on_trigger(request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
+        for _ in range(300):  # like activate/deactivate cycles: a subscription made and destroyed
+            node.destroy_subscription(node.create_subscription(String, "churn", lambda msg: None, 10))
+        churned.append(1)
+        response.success = True
+        return response
+
+    node.create_service(Trigger, "churn", on_trigger, callback_group=ReentrantCallbackGroup())
+    node.create_timer(0.001, lambda: None)  # keeps the spinning thread rebuilding its wait set
+    client = node.create_client(Trigger, "churn")
+    executor = InlineSubscriptionExecutor(num_threads=2, context=context)
+    executor.add_node(node)
+    errors: list[BaseException] = []
+
+    def spin() -> None:
+        try:
+            executor.spin()
+        except BaseException as error:  # the test reports what stopped the spin
+            errors.append(error)
+
+    spinner = threading.Thread(target=spin, daemon=True)
+    spinner.start()
+    try:
+        assert client.wait_for_service(timeout_sec=10.0)
+        for _ in range(10):
+            future = client.call_async(Trigger.Request())
+            assert wait_for(lambda call=future: call.done() or bool(errors), timeout=30.0)
+            assert not errors, f"the executor stopped: {errors[0]!r}"
+            assert future.result().success
+        assert len(churned) == 10 and spinner.is_alive()
+    finally:
+        executor.shutdown(timeout_sec=5.0)
+        node.destroy_node()
+        context.try_shutdown()
+        spinner.join(timeout=5.0)
+        sys.setswitchinterval(switch_interval)
