@@ -143,7 +143,7 @@ def check_device(device: str) -> None:
                  "run on the GPU machine or use --device cpu")
 
 
-def machine_facts(opts: Options) -> dict[str, str]:
+def machine_facts(opts: Options, malloc_setting: str) -> dict[str, str]:
     from importlib.metadata import version
 
     import torch
@@ -165,6 +165,7 @@ def machine_facts(opts: Options) -> dict[str, str]:
         "python / torch": f"{platform.python_version()} / {torch.__version__} ({torch.get_num_threads()} threads)",
         "rclpy / rmw": f"{version('rclpy')} / {rmw}, {shm}",
         "image conversion backend": BACKEND,
+        "malloc (this process and the node)": malloc_setting,
         "device": f"cuda ({torch.cuda.get_device_name(0)})" if opts.device == "cuda" else opts.device,
     }
 
@@ -673,13 +674,16 @@ def report(opts: Options, facts: dict[str, str], local: InProcess, results: list
 def main(argv: list[str] | None = None) -> int:
     opts = parse_args(argv)
     check_device(opts.device)
+    from jcat_ros.malloc_tuning import keep_freed_frame_buffers
+
+    malloc_setting = keep_freed_frame_buffers()  # as the node and camera_node do: both paths run with it
     if opts.threads:
         import torch
 
         torch.set_num_threads(opts.threads)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the finally blocks (node shutdown) on SIGTERM
     started = time.monotonic()
-    facts = machine_facts(opts)
+    facts = machine_facts(opts, malloc_setting)
     frames = load_frames(opts.height, opts.width, opts.frames)
     local = time_in_process(frames, opts.device, opts.weights, opts.warmup)
     rate = opts.rate or 0.8 * local.drop_free_fps

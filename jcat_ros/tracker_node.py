@@ -33,7 +33,9 @@ from vision_msgs.msg import Detection2DArray
 
 from jcat_ros.executor import InlineSubscriptionExecutor
 from jcat_ros.frame_buffer import Frame, FrameHistory, LatestFrame
+from jcat_ros.image_cdr import read_compressed_image, read_image
 from jcat_ros.image_conversion import ImageConversionError, cv2_to_imgmsg, to_rgb8
+from jcat_ros.malloc_tuning import keep_freed_frame_buffers
 from jcat_ros.msg import TrackerState
 from jcat_ros.node_params import TRACKER_PREFIX, NodeParams, declare_node_params
 from jcat_ros.srv import InitTarget
@@ -102,6 +104,7 @@ class TrackerNode(LifecycleNode):
         self.worker: threading.Thread | None = None
         self.running = threading.Event()
         self.subscription = None
+        self.read_frame: Callable[[bytes], object] = read_image
         self.publishers_: dict[str, object] = {}
 
         services = ReentrantCallbackGroup()
@@ -125,9 +128,9 @@ class TrackerNode(LifecycleNode):
                        else ReliabilityPolicy.RELIABLE)
         image_qos = QoSProfile(depth=1, reliability=reliability)
         if self.params.image_transport == "compressed":
-            self.subscription_args = (CompressedImage, "image/compressed", image_qos)
+            self.subscription_args = (CompressedImage, "image/compressed", image_qos, read_compressed_image)
         else:
-            self.subscription_args = (Image, "image", image_qos)
+            self.subscription_args = (Image, "image", image_qos, read_image)
         self.publishers_ = {
             "detections": self.create_lifecycle_publisher(Detection2DArray, "~/detections", 10),
             "mask": self.create_lifecycle_publisher(Image, "~/mask", 10),
@@ -143,8 +146,8 @@ class TrackerNode(LifecycleNode):
         self.running.set()
         self.worker = threading.Thread(target=self._work, name="jcat_tracker_worker", daemon=True)
         self.worker.start()
-        message_type, topic, qos = self.subscription_args
-        self.subscription = self.create_subscription(message_type, topic, self._on_image, qos,
+        message_type, topic, qos, self.read_frame = self.subscription_args
+        self.subscription = self.create_subscription(message_type, topic, self._on_image, qos, raw=True,
                                                      callback_group=MutuallyExclusiveCallbackGroup())
         self.get_logger().info(f"tracking on {self.subscription.topic_name}")
         return super().on_activate(state)
@@ -186,11 +189,17 @@ class TrackerNode(LifecycleNode):
             torch.cuda.empty_cache()
 
     # ---- input ---------------------------------------------------------------------------------------------------
-    def _on_image(self, msg: Image | CompressedImage, info: MessageInfo) -> None:
+    def _on_image(self, raw: bytes, info: MessageInfo) -> None:
+        """Taken serialized (raw subscription): the message is read from its bytes without another pixel copy."""
         now_ns = self.get_clock().now().nanoseconds
-        frame = Frame(stamp_ns=time_ns(msg.header.stamp), msg=msg, received_ns=now_ns)
         self.stats.received += 1
         self._count_transport_losses(info)
+        try:
+            msg = self.read_frame(raw)
+        except ImageConversionError as err:
+            self._bad_frame(str(err))
+            return
+        frame = Frame(stamp_ns=time_ns(msg.header.stamp), msg=msg, received_ns=now_ns)
         self.history.add(frame)
         self.mailbox.put(frame)
 
@@ -415,8 +424,10 @@ class TrackerNode(LifecycleNode):
 
 def main(argv: list[str] | None = None) -> int:
     sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)  # the worker wakes for a new frame while the executor still runs
+    malloc_setting = keep_freed_frame_buffers()  # before any frame is allocated
     rclpy.init(args=argv)
     node = TrackerNode()
+    node.get_logger().info(malloc_setting)
     executor = InlineSubscriptionExecutor(num_threads=3)  # the image callback inline, services in the pool
     executor.add_node(node)
     if node.params.autostart and node.trigger_configure() == TransitionCallbackReturn.SUCCESS:
