@@ -1,9 +1,9 @@
 """Keep freed camera-frame buffers in the process instead of handing them back to the kernel.
 
 glibc serves a 0.9 MB allocation (one 640x480 rgb8 frame) with a fresh mmap or trims it off the heap when it is
-freed, so every frame's copies in DDS and rclpy touch new pages and pay their page faults: one 640x480 image hop
-between two rclpy processes took 3.2-3.7 ms with glibc's defaults and 2.1-2.2 ms with these settings on the
-project's CPU VM. Fixed thresholds turn that off; memory stays at the peak the process has needed.
+freed, so every frame's copies in DDS and rclpy touch new pages and pay their page faults. One 640x480 frame from
+one rclpy process to another (benchmarks/image_hop.py, project's 2-core CPU VM) took 3.5-3.6 ms median with
+glibc's defaults and 1.9-2.2 ms with these settings. Memory then stays at the peak the process has needed.
 """
 
 from __future__ import annotations

@@ -33,7 +33,6 @@ from vision_msgs.msg import Detection2DArray
 
 from jcat_ros.executor import InlineSubscriptionExecutor
 from jcat_ros.frame_buffer import Frame, FrameHistory, LatestFrame
-from jcat_ros.image_cdr import read_compressed_image, read_image
 from jcat_ros.image_conversion import ImageConversionError, cv2_to_imgmsg, to_rgb8
 from jcat_ros.malloc_tuning import keep_freed_frame_buffers
 from jcat_ros.msg import TrackerState
@@ -104,7 +103,6 @@ class TrackerNode(LifecycleNode):
         self.worker: threading.Thread | None = None
         self.running = threading.Event()
         self.subscription = None
-        self.read_frame: Callable[[bytes], object] = read_image
         self.publishers_: dict[str, object] = {}
 
         services = ReentrantCallbackGroup()
@@ -128,9 +126,9 @@ class TrackerNode(LifecycleNode):
                        else ReliabilityPolicy.RELIABLE)
         image_qos = QoSProfile(depth=1, reliability=reliability)
         if self.params.image_transport == "compressed":
-            self.subscription_args = (CompressedImage, "image/compressed", image_qos, read_compressed_image)
+            self.subscription_args = (CompressedImage, "image/compressed", image_qos)
         else:
-            self.subscription_args = (Image, "image", image_qos, read_image)
+            self.subscription_args = (Image, "image", image_qos)
         self.publishers_ = {
             "detections": self.create_lifecycle_publisher(Detection2DArray, "~/detections", 10),
             "mask": self.create_lifecycle_publisher(Image, "~/mask", 10),
@@ -146,8 +144,8 @@ class TrackerNode(LifecycleNode):
         self.running.set()
         self.worker = threading.Thread(target=self._work, name="jcat_tracker_worker", daemon=True)
         self.worker.start()
-        message_type, topic, qos, self.read_frame = self.subscription_args
-        self.subscription = self.create_subscription(message_type, topic, self._on_image, qos, raw=True,
+        message_type, topic, qos = self.subscription_args
+        self.subscription = self.create_subscription(message_type, topic, self._on_image, qos,
                                                      callback_group=MutuallyExclusiveCallbackGroup())
         self.get_logger().info(f"tracking on {self.subscription.topic_name}")
         return super().on_activate(state)
@@ -189,17 +187,11 @@ class TrackerNode(LifecycleNode):
             torch.cuda.empty_cache()
 
     # ---- input ---------------------------------------------------------------------------------------------------
-    def _on_image(self, raw: bytes, info: MessageInfo) -> None:
-        """Taken serialized (raw subscription): the message is read from its bytes without another pixel copy."""
+    def _on_image(self, msg: Image | CompressedImage, info: MessageInfo) -> None:
         now_ns = self.get_clock().now().nanoseconds
+        frame = Frame(stamp_ns=time_ns(msg.header.stamp), msg=msg, received_ns=now_ns)
         self.stats.received += 1
         self._count_transport_losses(info)
-        try:
-            msg = self.read_frame(raw)
-        except ImageConversionError as err:
-            self._bad_frame(str(err))
-            return
-        frame = Frame(stamp_ns=time_ns(msg.header.stamp), msg=msg, received_ns=now_ns)
         self.history.add(frame)
         self.mailbox.put(frame)
 

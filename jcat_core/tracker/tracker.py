@@ -347,7 +347,7 @@ class JcatTracker:
         return float(score if mask_accepted else 0.5 * score)
 
     def _upload(self, rgb: np.ndarray) -> torch.Tensor:
-        if not rgb.flags.writeable:  # e.g. a view of a ROS message's bytes: torch must not wrap read-only memory
+        if not rgb.flags.writeable:  # e.g. a view of a bag message's bytes: torch must not wrap read-only memory
             rgb = rgb.copy()
         return torch.from_numpy(rgb).to(self.device, non_blocking=True)
 
