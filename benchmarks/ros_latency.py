@@ -428,17 +428,27 @@ def wait_for_node(client: Client, proc: subprocess.Popen, timeout: float) -> Non
                and client.init_client.service_is_ready(), timeout, "the tracker node's topics and ~/init", proc)
 
 
-def measure_idle(client: Client, frames: Frames, count: int, rate: float, proc: subprocess.Popen
-                 ) -> tuple[Summary, int]:
-    """The ROS path alone: `count` frames at `rate` Hz to the node with no target; (stamp -> IDLE ~/state in ms,
-    frames sent in all)."""
+@dataclass(frozen=True)
+class IdlePath:
+    """The ROS path alone (node IDLE, no tracking), split where it can be: stamp -> ms."""
+
+    e2e: Summary  # ~/state in the callback here
+    rmw: Summary  # ~/state in this process's middleware
+    node: Summary  # the node's latency_ms: its publish of the state
+    sent: int  # frames sent in the idle phase, frame-0 copies included
+
+
+def measure_idle(client: Client, frames: Frames, count: int, rate: float, proc: subprocess.Popen) -> IdlePath:
+    """The ROS path alone: `count` frames at `rate` Hz to the node with no target."""
     if count == 0:
-        return Summary.of([]), 0
+        return IdlePath(Summary.of([]), Summary.of([]), Summary.of([]), 0)
     _, copies = deliver_frame0(client, frames, proc)  # the path is open: no idle frame is lost to discovery
     stamps, _ = publish_frames(client, frames.images[1:count + 1], rate)
     wait_for_tail(client, stamps, proc)
-    return Summary.of([(r.receipt_ns - r.stamp_ns) / 1e6 for r in client.recorder.snapshot()[0]
-                       if r.stamp_ns in stamps]), copies + count
+    mine = [r for r in client.recorder.snapshot()[0] if r.stamp_ns in stamps]
+    return IdlePath(Summary.of([(r.receipt_ns - r.stamp_ns) / 1e6 for r in mine]),
+                    Summary.of([(r.rmw_received_ns - r.stamp_ns) / 1e6 for r in mine if r.rmw_received_ns]),
+                    Summary.of([r.node_latency_ms for r in mine]), copies + count)
 
 
 def initialise(client: Client, frames: Frames, proc: subprocess.Popen) -> tuple[int, int]:
@@ -505,8 +515,7 @@ class RosResult:
     diag: dict[str, str]  # last /diagnostics values of the node
     not_tracking: int  # states received whose state was not TRACKING
     worst: list[tuple[int, float]] = field(default_factory=list)  # (frame index, e2e ms) of the slowest frames
-    idle: Summary = field(default_factory=lambda: Summary.of([]))  # stamp -> IDLE state before ~/init, ms
-    idle_sent: int = 0  # frames sent before ~/init's frame 0 (the idle phase)
+    idle: IdlePath = field(default_factory=lambda: IdlePath(Summary.of([]), Summary.of([]), Summary.of([]), 0))
     node_track_ms: float = float("nan")  # median of the node's per-period track() medians (/diagnostics)
     log_path: Path | None = None
     log_problems: list[str] = field(default_factory=list)
@@ -533,7 +542,7 @@ def run_through_ros(opts: Options, frames: Frames, rate: float, reliability: str
             client = Client(domain_id)
             try:
                 wait_for_node(client, proc, opts.startup_timeout)
-                idle, idle_sent = measure_idle(client, frames, opts.idle_frames, rate, proc)
+                idle = measure_idle(client, frames, opts.idle_frames, rate, proc)
                 _, copies = initialise(client, frames, proc)
                 stamps, achieved = publish_frames(client, frames.images[1:], rate)
                 wait_for_tail(client, stamps, proc)
@@ -547,7 +556,7 @@ def run_through_ros(opts: Options, frames: Frames, rate: float, reliability: str
             else:
                 os.environ[key] = value
     result = summarise(reliability, stamps, states, diagnostics, achieved, opts.warmup, copies)
-    result.idle, result.idle_sent = idle, idle_sent
+    result.idle = idle
     periods = [float(v["track_median_ms"]) for _, v in diagnostics if v.get("track_median_ms")]
     result.node_track_ms = statistics.median(periods) if periods else float("nan")
     result.log_path, result.log_problems = log_path, node_log_problems(log_path)
@@ -600,7 +609,7 @@ def ros_rows(results: list[RosResult], local: Summary) -> list[str]:
     def never_arrived(r: RosResult) -> str:
         if "frames_received" not in r.diag:
             return "?"
-        return str(r.published + r.frame0_copies + r.idle_sent - int(r.diag["frames_received"]))
+        return str(r.published + r.frame0_copies + r.idle.sent - int(r.diag["frames_received"]))
 
     return [
         line("image subscription QoS (node param reliability)", each(lambda r: r.reliability)),
@@ -623,8 +632,12 @@ def ros_rows(results: list[RosResult], local: Summary) -> list[str]:
             lambda r: "/".join(node_count(r, k) for k in ("frames_received", "frames_processed", "frames_bad")))),
         line("  copies of frame 0 sent before one got through", each(lambda r: str(r.frame0_copies))),
         line("states not TRACKING", each(lambda r: str(r.not_tracking))),
-        line("ROS path alone: stamp -> IDLE ~/state [ms]", each(lambda r: r.idle.cell()),
+        line("ROS path alone: stamp -> IDLE ~/state [ms]", each(lambda r: r.idle.e2e.cell()),
              "before ~/init: convert + publish, no tracking"),
+        line("  stamp -> the node's publish (its latency_ms)", each(lambda r: r.idle.node.cell()),
+             "camera publish, DDS, take, hand-off, convert"),
+        line("  stamp -> middleware receive here", each(lambda r: r.idle.rmw.cell()),
+             "the rest to e2e: this process's executor"),
         line("node's own track() [ms], median of 1 s medians", each(lambda r: f"{r.node_track_ms:.2f}"),
              "/diagnostics track_median_ms"),
         line("ROS overhead: median e2e - median track() [ms]", each(lambda r: f"{r.e2e.median - local.median:.2f}"),
@@ -639,7 +652,8 @@ def verdict(result: RosResult, local: Summary) -> str:
     if result.error:
         return f"VERDICT [{result.reliability}]: FAIL: nothing measured: {result.error}"
     overhead = result.e2e.median - local.median
-    alone = f"; the ROS path alone (node IDLE) takes {result.idle.median:.2f} ms median" if result.idle.count else ""
+    alone = (f"; the ROS path alone (node IDLE) takes {result.idle.e2e.median:.2f} ms median"
+             if result.idle.e2e.count else "")
     if overhead < 0:
         return (f"VERDICT [{result.reliability}]: INCONCLUSIVE: the in-process median ({local.median:.2f} ms) is above "
                 f"the node's ({result.e2e.median:.2f} ms): the machine was busier during the baseline; run again"

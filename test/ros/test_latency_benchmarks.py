@@ -1,0 +1,43 @@
+"""The ROS latency benchmarks run end to end on a short sequence and report what they promise: every way or
+reliability with frames received and a verdict line."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("rclpy")
+pytestmark = [pytest.mark.ros, pytest.mark.slow]
+REPO = Path(__file__).resolve().parents[2]
+
+
+def run(script: str, *args: str, env: dict[str, str], timeout: float) -> str:
+    result = subprocess.run([sys.executable, str(REPO / "benchmarks" / script), *args], cwd=REPO, env=env,
+                            capture_output=True, text=True, timeout=timeout)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result.stdout
+
+
+def test_image_hop_reports_both_malloc_settings(ros_env: dict[str, str]) -> None:
+    out = run("image_hop.py", "--width", "320", "--height", "240", "--frames", "40", "--rate", "40",
+              "--warmup", "5", env=ros_env, timeout=300)
+    rows = {m.group(1): (int(m.group(2)), float(m.group(3))) for m in
+            re.finditer(r"^(glibc malloc defaults|freed frame buffers kept)\s+(\d+)\s+([\d.]+)", out, re.M)}
+    assert set(rows) == {"glibc malloc defaults", "freed frame buffers kept"}, out
+    for received, median_ms in rows.values():
+        assert received >= 30 and 0 < median_ms < 1000, out
+
+
+def test_ros_latency_splits_the_idle_path_and_gives_a_verdict(ros_env: dict[str, str]) -> None:
+    out = run("ros_latency.py", "--reliability", "best_effort", "--frames", "30", "--idle-frames", "10",
+              "--rate", "5", "--width", "320", "--height", "240", env=ros_env, timeout=600)
+    assert "malloc keeps freed buffers" in out
+    idle = re.search(r"ROS path alone: stamp -> IDLE ~/state \[ms\]\s+([\d.]+)", out)
+    node = re.search(r"stamp -> the node's publish \(its latency_ms\)\s+([\d.]+)", out)
+    assert idle and node, out
+    assert 0 < float(node.group(1)) <= float(idle.group(1)), "the node publishes before the state arrives here"
+    assert re.search(r"^VERDICT \[best_effort\]: (PASS|FAIL): ROS adds", out, re.M), out
