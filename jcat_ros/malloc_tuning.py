@@ -3,7 +3,7 @@
 glibc serves a 0.9 MB allocation (one 640x480 rgb8 frame) with a fresh mmap or trims it off the heap when it is
 freed, so every frame's copies in DDS and rclpy touch new pages and pay their page faults. One 640x480 frame from
 one rclpy process to another (benchmarks/image_hop.py, project's 2-core CPU VM) took 3.5-3.6 ms median with
-glibc's defaults and 1.9-2.2 ms with these settings. Memory then stays at the peak the process has needed.
+glibc's defaults and 1.9-2.3 ms with these settings. Memory then stays at the peak the process has needed.
 """
 
 from __future__ import annotations
