@@ -12,11 +12,12 @@
    discovery limited to this host). This process holds one rclpy node that publishes the same frames as rgb8
    sensor_msgs/Image on `image` (reliable, depth 5, like jcat_ros.camera_node) with header.stamp = wall clock at
    publication, at a fixed rate (default 0.8 x the in-process drop-free rate), after ~/init on frame 0 with its
-   ground-truth box and stamp; a spin thread of the same node records ~/state and /diagnostics. So publisher and
-   subscriber share this process and the tracker node is the only other process.
+   ground-truth box and stamp. A third process (this script, `--role recorder`) subscribes to ~/state and
+   /diagnostics and hands what it recorded to this one over a pipe: publisher -> node -> subscriber, each its own
+   process.
    Latency = receipt of the TrackerState (wall clock in the subscription callback) - header.stamp of its frame, on
    one host clock. The middleware's receive timestamp and the node's own latency_ms (its publish time - stamp)
-   split it into inbound + queue + tracking, outbound transport and this process's executor delay.
+   split it into inbound + queue + tracking, outbound transport and the recorder's executor delay.
    Drops = tracked frames published - states received; the node's /diagnostics counters say where frames were
    lost: never received by the node (transport), replaced in its one-frame mailbox (TrackerState.frames_dropped)
    or after processing.
@@ -40,6 +41,7 @@ from __future__ import annotations
 import argparse
 import array
 import functools
+import json
 import os
 import platform
 import random
@@ -52,7 +54,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -60,6 +62,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 NODE = "/jcat_tracker"
 GOAL_MS = 3.0
+RECORDER_ROLE = ["--role", "recorder"]  # the arguments that make this script the ~/state subscriber process
 TRACKING = 1  # TrackerState.TRACKING
 FASTDDS_PROFILE = """<?xml version="1.0" encoding="UTF-8" ?>
 <dds xmlns="http://www.eprosima.com"><profiles>
@@ -303,7 +306,7 @@ def stop_process(proc: subprocess.Popen) -> None:
 
 @dataclass(frozen=True)
 class Received:
-    """A TrackerState as it arrived here."""
+    """A TrackerState as it arrived in the recorder process."""
 
     stamp_ns: int
     state: int
@@ -337,19 +340,105 @@ class Recorder:
         with self.lock:
             return list(self.states), list(self.diagnostics)
 
-    def has_stamp(self, stamp_ns: int) -> bool:
+
+def recorder_main() -> int:
+    """The subscriber process: records ~/state and /diagnostics on a spin thread; for each `new <states>
+    <diagnostics>` line on stdin it prints, as one JSON line, the records after those counts and how many
+    publishers ~/state has. Ends at `quit` or end of input."""
+    import rclpy
+    from diagnostic_msgs.msg import DiagnosticArray
+    from jcat_ros.msg import TrackerState
+    from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+    from rclpy.qos import QoSProfile, ReliabilityPolicy
+    from rclpy.signals import SignalHandlerOptions
+
+    from jcat_ros.malloc_tuning import keep_freed_frame_buffers
+
+    keep_freed_frame_buffers()
+    rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
+    node = rclpy.create_node("jcat_latency_recorder")
+    recorder = Recorder()
+    state_sub = node.create_subscription(TrackerState, f"{NODE}/state", recorder.on_state,
+                                         QoSProfile(depth=200, reliability=ReliabilityPolicy.RELIABLE))
+    node.create_subscription(DiagnosticArray, "/diagnostics", recorder.on_diagnostics, 10)
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+
+    def spin() -> None:
+        with suppress(ExternalShutdownException, RuntimeError):
+            executor.spin()
+
+    spinner = threading.Thread(target=spin, name="recorder_spin")
+    spinner.start()
+    for request in sys.stdin:
+        command, *counts = request.split()
+        if command != "new":
+            break
+        states, diagnostics = recorder.snapshot()
+        print(json.dumps({"publishers": state_sub.get_publisher_count(),
+                          "states": [astuple(r) for r in states[int(counts[0]):]],
+                          "diagnostics": diagnostics[int(counts[1]):]}), flush=True)
+    rclpy.try_shutdown()  # ends the spin
+    spinner.join(timeout=10)
+    executor.shutdown()
+    node.destroy_node()
+    return 0
+
+
+class RecorderProcess:
+    """This process's view of the recorder process: the records so far, fetched a few at a time over its pipe."""
+
+    def __init__(self) -> None:
+        self.proc = subprocess.Popen([sys.executable, __file__, *RECORDER_ROLE], cwd=REPO,
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.states: list[Received] = []
+        self.diagnostics: list[tuple[int, dict[str, str]]] = []
+        self.publishers = 0
+        self.lock = threading.Lock()
+
+    def refresh(self) -> None:
         with self.lock:
-            return any(r.stamp_ns == stamp_ns for r in self.states)
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the recorder process exited (status {self.proc.returncode})")
+            assert self.proc.stdin is not None and self.proc.stdout is not None
+            self.proc.stdin.write(f"new {len(self.states)} {len(self.diagnostics)}\n")
+            self.proc.stdin.flush()
+            reply = json.loads(self.proc.stdout.readline())
+            self.publishers = reply["publishers"]
+            self.states += [Received(*r) for r in reply["states"]]
+            self.diagnostics += [(t, values) for t, values in reply["diagnostics"]]
+
+    def snapshot(self) -> tuple[list[Received], list[tuple[int, dict[str, str]]]]:
+        self.refresh()
+        return list(self.states), list(self.diagnostics)
+
+    def has_stamp(self, stamp_ns: int) -> bool:
+        return any(r.stamp_ns == stamp_ns for r in self.snapshot()[0])
+
+    def publisher_count(self) -> int:
+        """Publishers of ~/state the recorder's subscription is matched with."""
+        self.refresh()
+        return self.publishers
+
+    def close(self) -> None:
+        with suppress(OSError, ValueError):
+            assert self.proc.stdin is not None
+            self.proc.stdin.write("quit\n")
+            self.proc.stdin.close()
+        with suppress(subprocess.TimeoutExpired):
+            self.proc.wait(timeout=10)
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
 
 
 class Client:
-    """One rclpy node in this process: image publisher, ~/init client, ~/state and /diagnostics subscribers.
-    Every entity is created before the spin thread starts (rclpy must not create entities during a wait)."""
+    """One rclpy node in this process: image publisher and ~/init client; ~/state and /diagnostics are recorded in
+    a process of their own. Every entity is created before the spin thread starts (rclpy must not create entities
+    during a wait)."""
 
     def __init__(self, domain_id: int) -> None:
         import rclpy
-        from diagnostic_msgs.msg import DiagnosticArray
-        from jcat_ros.msg import TrackerState
         from jcat_ros.srv import InitTarget
         from rclpy.executors import SingleThreadedExecutor
         from rclpy.qos import QoSProfile, ReliabilityPolicy
@@ -359,12 +448,9 @@ class Client:
         self.context = rclpy.Context()
         rclpy.init(context=self.context, domain_id=domain_id, signal_handler_options=SignalHandlerOptions.NO)
         self.node = rclpy.create_node("jcat_latency_bench", context=self.context)
-        self.recorder = Recorder()
+        self.recorder = RecorderProcess()  # in this process's environment: the same domain
         self.image_pub = self.node.create_publisher(Image, "image",
                                                     QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE))
-        self.state_sub = self.node.create_subscription(TrackerState, f"{NODE}/state", self.recorder.on_state,
-                                                       QoSProfile(depth=200, reliability=ReliabilityPolicy.RELIABLE))
-        self.node.create_subscription(DiagnosticArray, "/diagnostics", self.recorder.on_diagnostics, 10)
         self.init_client = self.node.create_client(InitTarget, f"{NODE}/init")
         self.executor = SingleThreadedExecutor(context=self.context)
         self.executor.add_node(self.node)
@@ -383,6 +469,7 @@ class Client:
         self.thread.join(timeout=5)
         self.executor.shutdown(timeout_sec=1.0)
         self.node.destroy_node()
+        self.recorder.close()
 
 
 def image_msg(image: np.ndarray, stamp_ns: int):
@@ -424,7 +511,7 @@ def deliver_frame0(client: Client, frames: Frames, proc: subprocess.Popen, tries
 
 
 def wait_for_node(client: Client, proc: subprocess.Popen, timeout: float) -> None:
-    wait_until(lambda: client.image_pub.get_subscription_count() > 0 and client.state_sub.get_publisher_count() > 0
+    wait_until(lambda: client.image_pub.get_subscription_count() > 0 and client.recorder.publisher_count() > 0
                and client.init_client.service_is_ready(), timeout, "the tracker node's topics and ~/init", proc)
 
 
@@ -432,7 +519,7 @@ def wait_for_node(client: Client, proc: subprocess.Popen, timeout: float) -> Non
 class IdlePath:
     """The ROS path alone (node IDLE, no tracking), split where it can be: stamp -> ms."""
 
-    e2e: Summary  # ~/state in the callback here
+    e2e: Summary  # ~/state in the recorder's callback
     rmw: Summary  # ~/state in this process's middleware
     node: Summary  # the node's latency_ms: its publish of the state
     sent: int  # frames sent in the idle phase, frame-0 copies included
@@ -506,8 +593,8 @@ class RosResult:
     published: int  # tracked frames published (frame 0 not included)
     states: int  # states received for them
     fps: float  # states received per second
-    e2e: Summary  # receipt here - stamp, ms
-    e2e_rmw: Summary  # rmw receive time here - stamp, ms
+    e2e: Summary  # receipt in the recorder's callback - stamp, ms
+    e2e_rmw: Summary  # the recorder's rmw receive time - stamp, ms
     node_latency: Summary  # TrackerState.latency_ms (node publish - stamp)
     outbound: Summary  # e2e - node latency
     frame0_copies: int  # copies of frame 0 sent before the node answered one
@@ -617,8 +704,8 @@ def ros_rows(results: list[RosResult], local: Summary) -> list[str]:
         line("tracked frames published / states received", each(lambda r: f"{r.published} / {r.states}")),
         line("states received per second", each(lambda r: f"{r.fps:.1f}")),
         line("latency [ms]                       median / p95 / max", ["" for _ in results]),
-        line("  stamp -> ~/state in callback here (e2e)", each(lambda r: r.e2e.cell())),
-        line("  stamp -> middleware receive here", each(lambda r: r.e2e_rmw.cell())),
+        line("  stamp -> ~/state in the recorder's callback (e2e)", each(lambda r: r.e2e.cell())),
+        line("  stamp -> the recorder's middleware receive", each(lambda r: r.e2e_rmw.cell())),
         line("  node's latency_ms (stamp -> its publish)", each(lambda r: r.node_latency.cell()),
              "inbound + wait + convert + track"),
         line("  outbound (e2e - node's latency_ms)", each(lambda r: r.outbound.cell())),
@@ -636,8 +723,8 @@ def ros_rows(results: list[RosResult], local: Summary) -> list[str]:
              "before ~/init: convert + publish, no tracking"),
         line("  stamp -> the node's publish (its latency_ms)", each(lambda r: r.idle.node.cell()),
              "camera publish, DDS, take, hand-off, convert"),
-        line("  stamp -> middleware receive here", each(lambda r: r.idle.rmw.cell()),
-             "the rest to e2e: this process's executor"),
+        line("  stamp -> the recorder's middleware receive", each(lambda r: r.idle.rmw.cell()),
+             "the rest to e2e: the recorder's executor"),
         line("node's own track() [ms], median of 1 s medians", each(lambda r: f"{r.node_track_ms:.2f}"),
              "/diagnostics track_median_ms"),
         line("ROS overhead: median e2e - median track() [ms]", each(lambda r: f"{r.e2e.median - local.median:.2f}"),
@@ -686,6 +773,8 @@ def report(opts: Options, facts: dict[str, str], local: InProcess, results: list
 
 
 def main(argv: list[str] | None = None) -> int:
+    if (sys.argv[1:] if argv is None else argv) == RECORDER_ROLE:
+        return recorder_main()
     opts = parse_args(argv)
     check_device(opts.device)
     from jcat_ros.malloc_tuning import keep_freed_frame_buffers
