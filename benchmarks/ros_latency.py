@@ -394,19 +394,18 @@ class RecorderProcess:
         self.states: list[Received] = []
         self.diagnostics: list[tuple[int, dict[str, str]]] = []
         self.publishers = 0
-        self.lock = threading.Lock()
 
     def refresh(self) -> None:
-        with self.lock:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"the recorder process exited (status {self.proc.returncode})")
-            assert self.proc.stdin is not None and self.proc.stdout is not None
-            self.proc.stdin.write(f"new {len(self.states)} {len(self.diagnostics)}\n")
-            self.proc.stdin.flush()
-            reply = json.loads(self.proc.stdout.readline())
-            self.publishers = reply["publishers"]
-            self.states += [Received(*r) for r in reply["states"]]
-            self.diagnostics += [(t, values) for t, values in reply["diagnostics"]]
+        """Fetch the records made since the last call (one request, one reply line; only the main thread asks)."""
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"the recorder process exited (status {self.proc.returncode})")
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(f"new {len(self.states)} {len(self.diagnostics)}\n")
+        self.proc.stdin.flush()
+        reply = json.loads(self.proc.stdout.readline())
+        self.publishers = reply["publishers"]
+        self.states += [Received(*r) for r in reply["states"]]
+        self.diagnostics += [(t, values) for t, values in reply["diagnostics"]]
 
     def snapshot(self) -> tuple[list[Received], list[tuple[int, dict[str, str]]]]:
         self.refresh()
@@ -516,26 +515,37 @@ def wait_for_node(client: Client, proc: subprocess.Popen, timeout: float) -> Non
 
 
 @dataclass(frozen=True)
-class IdlePath:
-    """The ROS path alone (node IDLE, no tracking), split where it can be: stamp -> ms."""
+class LatencySplit:
+    """Stamp -> ms at three points of a state's way: the node's publish, the recorder's middleware, its callback."""
 
     e2e: Summary  # ~/state in the recorder's callback
-    rmw: Summary  # ~/state in this process's middleware
+    rmw: Summary  # ~/state in the recorder's middleware (empty when the rmw gives no receive time)
     node: Summary  # the node's latency_ms: its publish of the state
+
+    @classmethod
+    def of(cls, records: list[Received]) -> LatencySplit:
+        return cls(Summary.of([(r.receipt_ns - r.stamp_ns) / 1e6 for r in records]),
+                   Summary.of([(r.rmw_received_ns - r.stamp_ns) / 1e6 for r in records if r.rmw_received_ns]),
+                   Summary.of([r.node_latency_ms for r in records]))
+
+
+@dataclass(frozen=True)
+class IdlePath:
+    """The ROS path alone (node IDLE, no tracking)."""
+
+    latency: LatencySplit
     sent: int  # frames sent in the idle phase, frame-0 copies included
 
 
 def measure_idle(client: Client, frames: Frames, count: int, rate: float, proc: subprocess.Popen) -> IdlePath:
     """The ROS path alone: `count` frames at `rate` Hz to the node with no target."""
     if count == 0:
-        return IdlePath(Summary.of([]), Summary.of([]), Summary.of([]), 0)
+        return IdlePath(LatencySplit.of([]), 0)
     _, copies = deliver_frame0(client, frames, proc)  # the path is open: no idle frame is lost to discovery
     stamps, _ = publish_frames(client, frames.images[1:count + 1], rate)
     wait_for_tail(client, stamps, proc)
-    mine = [r for r in client.recorder.snapshot()[0] if r.stamp_ns in stamps]
-    return IdlePath(Summary.of([(r.receipt_ns - r.stamp_ns) / 1e6 for r in mine]),
-                    Summary.of([(r.rmw_received_ns - r.stamp_ns) / 1e6 for r in mine if r.rmw_received_ns]),
-                    Summary.of([r.node_latency_ms for r in mine]), copies + count)
+    return IdlePath(LatencySplit.of([r for r in client.recorder.snapshot()[0] if r.stamp_ns in stamps]),
+                    copies + count)
 
 
 def initialise(client: Client, frames: Frames, proc: subprocess.Popen) -> tuple[int, int]:
@@ -593,16 +603,14 @@ class RosResult:
     published: int  # tracked frames published (frame 0 not included)
     states: int  # states received for them
     fps: float  # states received per second
-    e2e: Summary  # receipt in the recorder's callback - stamp, ms
-    e2e_rmw: Summary  # the recorder's rmw receive time - stamp, ms
-    node_latency: Summary  # TrackerState.latency_ms (node publish - stamp)
-    outbound: Summary  # e2e - node latency
+    latency: LatencySplit  # of the tracked frames after the warm-up
+    outbound: Summary  # e2e - node latency, frame by frame
     frame0_copies: int  # copies of frame 0 sent before the node answered one
     node_dropped: int  # TrackerState.frames_dropped of the last state
     diag: dict[str, str]  # last /diagnostics values of the node
     not_tracking: int  # states received whose state was not TRACKING
     worst: list[tuple[int, float]] = field(default_factory=list)  # (frame index, e2e ms) of the slowest frames
-    idle: IdlePath = field(default_factory=lambda: IdlePath(Summary.of([]), Summary.of([]), Summary.of([]), 0))
+    idle: IdlePath = field(default_factory=lambda: IdlePath(LatencySplit.of([]), 0))
     node_track_ms: float = float("nan")  # median of the node's per-period track() medians (/diagnostics)
     log_path: Path | None = None
     log_problems: list[str] = field(default_factory=list)
@@ -611,7 +619,7 @@ class RosResult:
     @classmethod
     def failed(cls, reliability: str, error: str) -> RosResult:
         nothing = Summary.of([])
-        return cls(reliability, float("nan"), 0, 0, float("nan"), nothing, nothing, nothing, nothing, 0, -1, {}, 0,
+        return cls(reliability, float("nan"), 0, 0, float("nan"), LatencySplit.of([]), nothing, 0, -1, {}, 0,
                    error=error)
 
     @property
@@ -661,9 +669,7 @@ def summarise(reliability: str, stamps: dict[int, int], states: list[Received],
     return RosResult(
         reliability=reliability, rate_achieved=achieved, published=len(stamps), states=len(mine),
         fps=(len(mine) - 1) / span_s if span_s > 0 else float("nan"),
-        e2e=Summary.of(e2e),
-        e2e_rmw=Summary.of([(r.rmw_received_ns - r.stamp_ns) / 1e6 for r in measured if r.rmw_received_ns]),
-        node_latency=Summary.of([r.node_latency_ms for r in measured]),
+        latency=LatencySplit.of(measured),
         outbound=Summary.of([ms - r.node_latency_ms for r, ms in zip(measured, e2e, strict=True)]),
         frame0_copies=frame0_copies,
         node_dropped=states[-1].frames_dropped if states else -1,
@@ -704,9 +710,9 @@ def ros_rows(results: list[RosResult], local: Summary) -> list[str]:
         line("tracked frames published / states received", each(lambda r: f"{r.published} / {r.states}")),
         line("states received per second", each(lambda r: f"{r.fps:.1f}")),
         line("latency [ms]                       median / p95 / max", ["" for _ in results]),
-        line("  stamp -> ~/state in the recorder's callback (e2e)", each(lambda r: r.e2e.cell())),
-        line("  stamp -> the recorder's middleware receive", each(lambda r: r.e2e_rmw.cell())),
-        line("  node's latency_ms (stamp -> its publish)", each(lambda r: r.node_latency.cell()),
+        line("  stamp -> ~/state in the recorder's callback (e2e)", each(lambda r: r.latency.e2e.cell())),
+        line("  stamp -> the recorder's middleware receive", each(lambda r: r.latency.rmw.cell())),
+        line("  node's latency_ms (stamp -> its publish)", each(lambda r: r.latency.node.cell()),
              "inbound + wait + convert + track"),
         line("  outbound (e2e - node's latency_ms)", each(lambda r: r.outbound.cell())),
         line("  slowest frames (index:ms)", each(lambda r: " ".join(f"{i}:{ms:.0f}" for i, ms in r.worst))),
@@ -719,32 +725,33 @@ def ros_rows(results: list[RosResult], local: Summary) -> list[str]:
             lambda r: "/".join(node_count(r, k) for k in ("frames_received", "frames_processed", "frames_bad")))),
         line("  copies of frame 0 sent before one got through", each(lambda r: str(r.frame0_copies))),
         line("states not TRACKING", each(lambda r: str(r.not_tracking))),
-        line("ROS path alone: stamp -> IDLE ~/state [ms]", each(lambda r: r.idle.e2e.cell()),
+        line("ROS path alone: stamp -> IDLE ~/state [ms]", each(lambda r: r.idle.latency.e2e.cell()),
              "before ~/init: convert + publish, no tracking"),
-        line("  stamp -> the node's publish (its latency_ms)", each(lambda r: r.idle.node.cell()),
+        line("  stamp -> the node's publish (its latency_ms)", each(lambda r: r.idle.latency.node.cell()),
              "camera publish, DDS, take, hand-off, convert"),
-        line("  stamp -> the recorder's middleware receive", each(lambda r: r.idle.rmw.cell()),
+        line("  stamp -> the recorder's middleware receive", each(lambda r: r.idle.latency.rmw.cell()),
              "the rest to e2e: the recorder's executor"),
         line("node's own track() [ms], median of 1 s medians", each(lambda r: f"{r.node_track_ms:.2f}"),
              "/diagnostics track_median_ms"),
-        line("ROS overhead: median e2e - median track() [ms]", each(lambda r: f"{r.e2e.median - local.median:.2f}"),
+        line("ROS overhead: median e2e - median track() [ms]",
+             each(lambda r: f"{r.latency.e2e.median - local.median:.2f}"),
              f"goal <= {GOAL_MS:g} ms"),
         line("  same run: median e2e - node's own track() [ms]",
-             each(lambda r: f"{r.e2e.median - r.node_track_ms:.2f}"), "both measured at once"),
-        line("ratio: median e2e / median track()", each(lambda r: f"{r.e2e.median / local.median:.2f}x")),
+             each(lambda r: f"{r.latency.e2e.median - r.node_track_ms:.2f}"), "both measured at once"),
+        line("ratio: median e2e / median track()", each(lambda r: f"{r.latency.e2e.median / local.median:.2f}x")),
     ]
 
 
 def verdict(result: RosResult, local: Summary) -> str:
     if result.error:
         return f"VERDICT [{result.reliability}]: FAIL: nothing measured: {result.error}"
-    overhead = result.e2e.median - local.median
-    alone = (f"; the ROS path alone (node IDLE) takes {result.idle.e2e.median:.2f} ms median"
-             if result.idle.e2e.count else "")
+    overhead = result.latency.e2e.median - local.median
+    alone = (f"; the ROS path alone (node IDLE) takes {result.idle.latency.e2e.median:.2f} ms median"
+             if result.idle.latency.e2e.count else "")
     if overhead < 0:
         return (f"VERDICT [{result.reliability}]: INCONCLUSIVE: the in-process median ({local.median:.2f} ms) is above "
-                f"the node's ({result.e2e.median:.2f} ms): the machine was busier during the baseline; run again"
-                f"{alone}")
+                f"the node's ({result.latency.e2e.median:.2f} ms): the machine was busier during the baseline; run "
+                f"again{alone}")
     ok_latency, ok_drops = overhead <= GOAL_MS, result.drops == 0 and result.node_dropped == 0
     drops = ("drops nothing" if ok_drops else
              f"drops {result.drops} of {result.published} (node mailbox: {result.node_dropped})")
