@@ -36,6 +36,7 @@ def subscriber(frames: int, timeout: float) -> None:
     from sensor_msgs.msg import Image
 
     from jcat_ros.image_conversion import to_rgb8
+    from jcat_ros.tracker_outputs import time_ns
 
     rclpy.init()
     node = rclpy.create_node("image_hop_subscriber")
@@ -45,7 +46,7 @@ def subscriber(frames: int, timeout: float) -> None:
         image = to_rgb8(msg)
         now = time.time_ns()
         assert image.shape == (msg.height, msg.width, 3)
-        latencies.append((now - image_stamp_ns(msg.header)) / 1e6)
+        latencies.append((now - time_ns(msg.header.stamp)) / 1e6)
 
     node.create_subscription(Image, "image", on_frame, QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT))
     print("ready", flush=True)
@@ -57,10 +58,6 @@ def subscriber(frames: int, timeout: float) -> None:
         elif latencies and time.monotonic() - quiet_since > 3.0:
             break
     print(json.dumps(latencies), flush=True)
-
-
-def image_stamp_ns(header) -> int:
-    return header.stamp.sec * 1_000_000_000 + header.stamp.nanosec
 
 
 def publisher(width: int, height: int, frames: int, rate: float) -> None:
