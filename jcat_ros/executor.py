@@ -1,9 +1,9 @@
 """An rclpy executor for the tracker node: subscription callbacks on the spinning thread, the rest in a pool.
 
-The image callback only files the frame for the worker, so it runs inline as in a SingleThreadedExecutor: no
-hand-off to a pool thread, no second thread rebuilding the wait set while the message is taken. Services, timers
-and lifecycle transitions may wait on the tracker (~/init waits for the worker), so they run in the pool and never
-hold the image path up.
+Subscription callbacks (/clock under use_sim_time) are short, so they run inline as in a SingleThreadedExecutor.
+Services, timers and lifecycle transitions may wait on the tracker (~/init waits for the worker), so they run in
+the pool and never hold the spinning thread up. Camera frames do not pass through here at all: the node takes them
+on a thread of its own (jcat_ros.subscription_thread).
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """The JCAT tracker as a ROS 2 lifecycle node (default name jcat_tracker).
 
 configure builds the tracker, activate subscribes to `image` (or `image/compressed`) and advertises the outputs,
-deactivate stops processing, cleanup frees the model. A worker thread tracks the newest frame only; frames that
-arrive while it is busy replace the pending one and are counted as dropped. ~/init and ~/reset are served in every
-state so that a refusal can say why; nothing a client or a camera sends stops the node.
+deactivate stops processing, cleanup frees the model. An input thread takes each frame as it arrives, outside the
+executor; a worker thread tracks the newest frame only; frames that arrive while it is busy replace the pending one
+and are counted as dropped. ~/init and ~/reset are served in every state so that a refusal can say why; nothing a
+client or a camera sends stops the node.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from jcat_ros.malloc_tuning import keep_freed_frame_buffers
 from jcat_ros.msg import TrackerState
 from jcat_ros.node_params import TRACKER_PREFIX, NodeParams, declare_node_params
 from jcat_ros.srv import InitTarget
+from jcat_ros.subscription_thread import SubscriptionThread
 from jcat_ros.tracker_outputs import FrameResult, detections_msg, mask_msg, overlay, state_msg, state_name, time_ns
 
 INIT_TIMEOUT_S = 30.0
@@ -102,7 +104,8 @@ class TrackerNode(LifecycleNode):
         self.stats = Stats()
         self.worker: threading.Thread | None = None
         self.running = threading.Event()
-        self.subscription = None
+        self.image_input: SubscriptionThread | None = None
+        self.image_topic = ""
         self.publishers_: dict[str, object] = {}
 
         services = ReentrantCallbackGroup()
@@ -145,9 +148,10 @@ class TrackerNode(LifecycleNode):
         self.worker = threading.Thread(target=self._work, name="jcat_tracker_worker", daemon=True)
         self.worker.start()
         message_type, topic, qos = self.subscription_args
-        self.subscription = self.create_subscription(message_type, topic, self._on_image, qos,
-                                                     callback_group=MutuallyExclusiveCallbackGroup())
-        self.get_logger().info(f"tracking on {self.subscription.topic_name}")
+        self.image_input = SubscriptionThread(self, message_type, topic, self._on_image, qos,
+                                              name="jcat_tracker_input", on_error=self._input_error)
+        self.image_topic = self.image_input.topic_name
+        self.get_logger().info(f"tracking on {self.image_topic}")
         return super().on_activate(state)
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -168,9 +172,9 @@ class TrackerNode(LifecycleNode):
         return TransitionCallbackReturn.SUCCESS
 
     def _stop_worker(self) -> None:
-        if self.subscription is not None:
-            self.destroy_subscription(self.subscription)
-            self.subscription = None
+        if self.image_input is not None:
+            self.image_input.close()
+            self.image_input = None
         self.running.clear()
         self.mailbox.close()
         if self.worker is not None:
@@ -194,6 +198,9 @@ class TrackerNode(LifecycleNode):
         self._count_transport_losses(info)
         self.history.add(frame)
         self.mailbox.put(frame)
+
+    def _input_error(self, err: Exception) -> None:
+        self._bad_frame(f"{type(err).__name__} while receiving a frame: {err}")
 
     def _count_transport_losses(self, info: MessageInfo) -> None:
         """Frames a publisher sent that never reached this callback (lost in DDS or overwritten in the depth-1
@@ -275,7 +282,7 @@ class TrackerNode(LifecycleNode):
                     target_id: str) -> tuple[bool, str]:
         frame = self.history.nearest(stamp_ns) if stamp_ns else self.history.newest()
         if frame is None:
-            return False, f"no camera frame received yet on {self.subscription.topic_name}"
+            return False, f"no camera frame received yet on {self.image_topic}"
         gap_s = abs(frame.stamp_ns - stamp_ns) / 1e9 if stamp_ns else 0.0
         if gap_s > self.params.init_stamp_tolerance:
             return False, (f"no buffered frame near the requested stamp: the nearest is {gap_s:.3f} s away "
