@@ -1,10 +1,14 @@
-"""One camera frame from one rclpy process to another, with glibc's malloc defaults and with freed buffers kept.
+"""One camera frame from one rclpy process to another: glibc's malloc defaults against freed buffers kept, and the
+subscription taken by the node's executor against a thread of its own.
 
 A publisher process sends 640x480 rgb8 sensor_msgs/Image frames (reliable, depth 5, like camera_node) stamped with
-the wall clock just before publish(); a subscriber process (best_effort, depth 1, like the node) records
-receipt - stamp once it holds the frame as an HxWx3 RGB array (jcat_ros.image_conversion.to_rgb8). Both ways in
-one run, side by side, each its own fresh pair of processes in its own DDS domain: glibc's defaults, then
-jcat_ros.malloc_tuning.keep_freed_frame_buffers() in both processes, as the tracker node and camera_node call it.
+the wall clock just before publish(); a subscriber process (best_effort, depth 1, like the node) spins its node
+with a SingleThreadedExecutor and records receipt - stamp once it holds the frame as an HxWx3 RGB array
+(jcat_ros.image_conversion.to_rgb8). Three ways in one run, side by side, each its own fresh pair of processes in
+its own DDS domain: glibc's defaults with the executor taking the frames; jcat_ros.malloc_tuning.
+keep_freed_frame_buffers() in both processes, as the tracker node and camera_node call it; and that plus
+jcat_ros.subscription_thread.SubscriptionThread taking the frames while the executor still spins the node, as in
+the tracker node.
 (Taking the frame serialized and reading the pixels as a view of the CDR bytes was tried too: no faster, 2.28
 against 2.15 ms with freed buffers kept.)
 
@@ -25,34 +29,43 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-WAYS = (("glibc malloc defaults", False), ("freed frame buffers kept", True))
+WAYS = (("malloc defaults, executor", False, "executor"), ("buffers kept, executor", True, "executor"),
+        ("buffers kept, own thread", True, "thread"))  # (label, keep freed buffers, who takes the frames)
 
 
-def subscriber(frames: int, timeout: float) -> None:
+def subscriber(frames: int, timeout: float, taker: str) -> None:
     """Print one JSON line: the latencies in ms of the frames received, once `frames` came, none came for 3 s
-    after the first, or `timeout` seconds passed."""
+    after the first, or `timeout` seconds passed. `taker`: "executor" or "thread" (a SubscriptionThread)."""
     import rclpy
+    from rclpy.executors import SingleThreadedExecutor
     from rclpy.qos import QoSProfile, ReliabilityPolicy
     from sensor_msgs.msg import Image
 
     from jcat_ros.image_conversion import to_rgb8
+    from jcat_ros.subscription_thread import SubscriptionThread
     from jcat_ros.tracker_outputs import time_ns
 
     rclpy.init()
     node = rclpy.create_node("image_hop_subscriber")
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
     latencies: list[float] = []
 
-    def on_frame(msg) -> None:
+    def on_frame(msg, info=None) -> None:
         image = to_rgb8(msg)
         now = time.time_ns()
         assert image.shape == (msg.height, msg.width, 3)
         latencies.append((now - time_ns(msg.header.stamp)) / 1e6)
 
-    node.create_subscription(Image, "image", on_frame, QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT))
+    qos = QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT)
+    if taker == "thread":
+        SubscriptionThread(node, Image, "image", on_frame, qos, name="image_hop_input", on_error=print)
+    else:
+        node.create_subscription(Image, "image", on_frame, qos)
     print("ready", flush=True)
     end, last_count, quiet_since = time.monotonic() + timeout, 0, time.monotonic()
     while len(latencies) < frames and time.monotonic() < end:
-        rclpy.spin_once(node, timeout_sec=0.1)
+        executor.spin_once(timeout_sec=0.1)
         if len(latencies) != last_count:
             last_count, quiet_since = len(latencies), time.monotonic()
         elif latencies and time.monotonic() - quiet_since > 3.0:
@@ -90,13 +103,13 @@ def publisher(width: int, height: int, frames: int, rate: float) -> None:
     print(json.dumps(1000 * statistics.median(publish_s)), flush=True)
 
 
-def run_way(keep_buffers: bool, opts: argparse.Namespace) -> tuple[list[float], float]:
+def run_way(keep_buffers: bool, taker: str, opts: argparse.Namespace) -> tuple[list[float], float]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
     env.update(ROS_DOMAIN_ID=str(random.randint(101, 200)), ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST",
                JCAT_HOP_KEEP_BUFFERS="1" if keep_buffers else "0")
     timeout = opts.frames / opts.rate + 60
     me = [sys.executable, __file__]
-    sub = subprocess.Popen([*me, "--role", "subscriber", "--frames", str(opts.frames),
+    sub = subprocess.Popen([*me, "--role", "subscriber", "--taker", taker, "--frames", str(opts.frames),
                             "--timeout", str(timeout)], cwd=REPO, env=env, stdout=subprocess.PIPE, text=True)
     try:
         assert sub.stdout is not None and sub.stdout.readline().strip() == "ready"
@@ -119,6 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=20, help="first received frames left out")
     parser.add_argument("--role", choices=("main", "publisher", "subscriber"), default="main", help=argparse.SUPPRESS)
     parser.add_argument("--timeout", type=float, default=60.0, help=argparse.SUPPRESS)
+    parser.add_argument("--taker", choices=("executor", "thread"), default="executor", help=argparse.SUPPRESS)
     opts = parser.parse_args(argv)
     if opts.role != "main":
         if os.environ.get("JCAT_HOP_KEEP_BUFFERS") == "1":
@@ -128,16 +142,16 @@ def main(argv: list[str] | None = None) -> int:
         if opts.role == "publisher":
             publisher(opts.width, opts.height, opts.frames, opts.rate)
         else:
-            subscriber(opts.frames, opts.timeout)
+            subscriber(opts.frames, opts.timeout, opts.taker)
         return 0
     print(f"one {opts.width}x{opts.height} rgb8 frame, publish() -> RGB array in another process; {opts.frames} "
           f"frames at {opts.rate:g} Hz per way; Fast DDS profile: "
           f"{Path(os.environ.get('FASTDDS_DEFAULT_PROFILES_FILE', 'rmw defaults')).name}; "
           f"load average {os.getloadavg()[0]:.2f}")
-    print(f"{'malloc':26s} {'received':>9s} {'median ms':>10s} {'p95 ms':>8s} {'publish() ms':>13s} {'vs first':>9s}")
+    print(f"{'way':26s} {'received':>9s} {'median ms':>10s} {'p95 ms':>8s} {'publish() ms':>13s} {'vs first':>9s}")
     baseline = None
-    for label, keep in WAYS:
-        latencies, publish_ms = run_way(keep, opts)
+    for label, keep, taker in WAYS:
+        latencies, publish_ms = run_way(keep, taker, opts)
         kept = sorted(latencies[opts.warmup:])
         if not kept:
             print(f"{label:26s} {len(latencies):9d} {'-':>10s}")

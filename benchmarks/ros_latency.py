@@ -14,10 +14,12 @@
    publication, at a fixed rate (default 0.8 x the in-process drop-free rate), after ~/init on frame 0 with its
    ground-truth box and stamp. A third process (this script, `--role recorder`) subscribes to ~/state and
    /diagnostics and hands what it recorded to this one over a pipe: publisher -> node -> subscriber, each its own
-   process.
+   process. The recorder takes ~/state on a thread of its own (jcat_ros.subscription_thread), as a consumer that
+   cares about latency would; a subscriber spun by rclpy's SingleThreadedExecutor gets it later (0.65-1.0 ms from
+   its middleware to the callback in earlier runs of this benchmark, 0.4 ms this way).
    Latency = receipt of the TrackerState (wall clock in the subscription callback) - header.stamp of its frame, on
    one host clock. The middleware's receive timestamp and the node's own latency_ms (its publish time - stamp)
-   split it into inbound + queue + tracking, outbound transport and the recorder's executor delay.
+   split it into inbound + queue + tracking, outbound transport and the recorder's own delay.
    Drops = tracked frames published - states received; the node's /diagnostics counters say where frames were
    lost: never received by the node (transport), replaced in its one-frame mailbox (TrackerState.frames_dropped)
    or after processing.
@@ -353,13 +355,15 @@ def recorder_main() -> int:
     from rclpy.signals import SignalHandlerOptions
 
     from jcat_ros.malloc_tuning import keep_freed_frame_buffers
+    from jcat_ros.subscription_thread import SubscriptionThread
 
     keep_freed_frame_buffers()
     rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
     node = rclpy.create_node("jcat_latency_recorder")
     recorder = Recorder()
-    state_sub = node.create_subscription(TrackerState, f"{NODE}/state", recorder.on_state,
-                                         QoSProfile(depth=200, reliability=ReliabilityPolicy.RELIABLE))
+    state_input = SubscriptionThread(node, TrackerState, f"{NODE}/state", recorder.on_state,
+                                QoSProfile(depth=200, reliability=ReliabilityPolicy.RELIABLE), name="recorder_state",
+                                on_error=lambda err: print(f"recorder: {err!r}", file=sys.stderr))
     node.create_subscription(DiagnosticArray, "/diagnostics", recorder.on_diagnostics, 10)
     executor = SingleThreadedExecutor()
     executor.add_node(node)
@@ -375,9 +379,10 @@ def recorder_main() -> int:
         if command != "new":
             break
         states, diagnostics = recorder.snapshot()
-        print(json.dumps({"publishers": state_sub.get_publisher_count(),
+        print(json.dumps({"publishers": state_input.subscription.get_publisher_count(),
                           "states": [astuple(r) for r in states[int(counts[0]):]],
                           "diagnostics": diagnostics[int(counts[1]):]}), flush=True)
+    state_input.close()
     rclpy.try_shutdown()  # ends the spin
     spinner.join(timeout=10)
     executor.shutdown()
@@ -730,7 +735,7 @@ def ros_rows(results: list[RosResult], local: Summary) -> list[str]:
         line("  stamp -> the node's publish (its latency_ms)", each(lambda r: r.idle.latency.node.cell()),
              "camera publish, DDS, take, hand-off, convert"),
         line("  stamp -> the recorder's middleware receive", each(lambda r: r.idle.latency.rmw.cell()),
-             "the rest to e2e: the recorder's executor"),
+             "the rest to e2e: the recorder's take and callback"),
         line("node's own track() [ms], median of 1 s medians", each(lambda r: f"{r.node_track_ms:.2f}"),
              "/diagnostics track_median_ms"),
         line("ROS overhead: median e2e - median track() [ms]",
