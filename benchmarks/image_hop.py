@@ -58,9 +58,9 @@ def subscriber(frames: int, timeout: float, taker: str) -> None:
         latencies.append((now - time_ns(msg.header.stamp)) / 1e6)
 
     qos = QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT)
-    if taker == "thread":
-        SubscriptionThread(node, Image, "image", on_frame, qos, name="image_hop_input", on_error=print)
-    else:
+    own_thread = (SubscriptionThread(node, Image, "image", on_frame, qos, name="image_hop_input", on_error=print)
+                  if taker == "thread" else None)
+    if own_thread is None:
         node.create_subscription(Image, "image", on_frame, qos)
     print("ready", flush=True)
     end, last_count, quiet_since = time.monotonic() + timeout, 0, time.monotonic()
@@ -70,6 +70,8 @@ def subscriber(frames: int, timeout: float, taker: str) -> None:
             last_count, quiet_since = len(latencies), time.monotonic()
         elif latencies and time.monotonic() - quiet_since > 3.0:
             break
+    if own_thread is not None:
+        own_thread.close()
     print(json.dumps(latencies), flush=True)
 
 
