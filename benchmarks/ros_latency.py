@@ -317,6 +317,11 @@ class Received:
     receipt_ns: int  # wall clock in the subscription callback
     rmw_received_ns: int  # the middleware's receive time (0 when the rmw does not give one)
 
+    @property
+    def e2e_ms(self) -> float:
+        """Stamp -> the recorder's callback."""
+        return (self.receipt_ns - self.stamp_ns) / 1e6
+
 
 @dataclass
 class Recorder:
@@ -362,8 +367,9 @@ def recorder_main() -> int:
     node = rclpy.create_node("jcat_latency_recorder")
     recorder = Recorder()
     state_input = SubscriptionThread(node, TrackerState, f"{NODE}/state", recorder.on_state,
-                                QoSProfile(depth=200, reliability=ReliabilityPolicy.RELIABLE), name="recorder_state",
-                                on_error=lambda err: print(f"recorder: {err!r}", file=sys.stderr))
+                                     QoSProfile(depth=200, reliability=ReliabilityPolicy.RELIABLE),
+                                     name="recorder_state", on_error=lambda err: print(f"recorder: {err!r}",
+                                                                                       file=sys.stderr))
     node.create_subscription(DiagnosticArray, "/diagnostics", recorder.on_diagnostics, 10)
     executor = SingleThreadedExecutor()
     executor.add_node(node)
@@ -529,7 +535,7 @@ class LatencySplit:
 
     @classmethod
     def of(cls, records: list[Received]) -> LatencySplit:
-        return cls(Summary.of([(r.receipt_ns - r.stamp_ns) / 1e6 for r in records]),
+        return cls(Summary.of([r.e2e_ms for r in records]),
                    Summary.of([(r.rmw_received_ns - r.stamp_ns) / 1e6 for r in records if r.rmw_received_ns]),
                    Summary.of([r.node_latency_ms for r in records]))
 
@@ -668,14 +674,13 @@ def summarise(reliability: str, stamps: dict[int, int], states: list[Received],
               frame0_copies: int) -> RosResult:
     mine = [r for r in states if r.stamp_ns in stamps]
     measured = [r for r in mine if stamps[r.stamp_ns] > warmup]
-    e2e = [(r.receipt_ns - r.stamp_ns) / 1e6 for r in measured]
     span_s = (mine[-1].receipt_ns - mine[0].receipt_ns) / 1e9 if len(mine) > 1 else 0.0
-    worst = sorted(((stamps[r.stamp_ns], ms) for r, ms in zip(measured, e2e, strict=True)), key=lambda x: -x[1])
+    worst = sorted(((stamps[r.stamp_ns], r.e2e_ms) for r in measured), key=lambda x: -x[1])
     return RosResult(
         reliability=reliability, rate_achieved=achieved, published=len(stamps), states=len(mine),
         fps=(len(mine) - 1) / span_s if span_s > 0 else float("nan"),
         latency=LatencySplit.of(measured),
-        outbound=Summary.of([ms - r.node_latency_ms for r, ms in zip(measured, e2e, strict=True)]),
+        outbound=Summary.of([r.e2e_ms - r.node_latency_ms for r in measured]),
         frame0_copies=frame0_copies,
         node_dropped=states[-1].frames_dropped if states else -1,
         diag=diagnostics[-1][1] if diagnostics else {},

@@ -422,12 +422,12 @@ class TrackerNode(LifecycleNode):
 
 
 def main(argv: list[str] | None = None) -> int:
-    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)  # the worker wakes for a new frame while the executor still runs
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)  # the worker wakes for a new frame while other threads still run
     malloc_setting = keep_freed_frame_buffers()  # before any frame is allocated
     rclpy.init(args=argv)
     node = TrackerNode()
     node.get_logger().info(malloc_setting)
-    executor = InlineSubscriptionExecutor(num_threads=3)  # the image callback inline, services in the pool
+    executor = InlineSubscriptionExecutor(num_threads=3)  # services in the pool; frames come on the input thread
     executor.add_node(node)
     if node.params.autostart and node.trigger_configure() == TransitionCallbackReturn.SUCCESS:
         node.trigger_activate()
