@@ -35,10 +35,16 @@ def test_image_hop_reports_each_malloc_setting_and_frame_taker(ros_env: dict[str
 
 def test_ros_latency_splits_the_idle_path_and_gives_a_verdict(ros_env: dict[str, str]) -> None:
     out = run("ros_latency.py", "--reliability", "best_effort", "--frames", "30", "--idle-frames", "10",
-              "--rate", "5", "--width", "320", "--height", "240", env=ros_env, timeout=600)
+              "--idle-warmup", "3", "--rate", "5", "--width", "320", "--height", "240", env=ros_env, timeout=600)
     assert "malloc keeps freed buffers" in out
     idle = re.search(r"ROS path alone: stamp -> IDLE ~/state \[ms\]\s+([\d.]+)", out)
     node = re.search(r"stamp -> the node's publish \(its latency_ms\)\s+([\d.]+)", out)
     assert idle and node, out
     assert 0 < float(node.group(1)) <= float(idle.group(1)), "the node publishes before the state arrives here"
-    assert re.search(r"^VERDICT \[best_effort\]: (PASS|FAIL): ROS adds", out, re.M), out
+    paced = re.search(r"in-process at that rate: stamp -> track\(\) returned\s+([\d.]+)", out)
+    e2e = re.search(r"stamp -> ~/state in the recorder's callback \(e2e\)\s+([\d.]+)", out)
+    overhead = re.search(r"ROS overhead: median e2e - median in-process \[ms\]\s+(-?[\d.]+)", out)
+    assert paced and e2e and overhead, out
+    assert float(paced.group(1)) > 0
+    assert float(overhead.group(1)) == pytest.approx(float(e2e.group(1)) - float(paced.group(1)), abs=0.011), out
+    assert re.search(r"^VERDICT \[best_effort\]: (PASS|FAIL|INCONCLUSIVE): ", out, re.M), out
