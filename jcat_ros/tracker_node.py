@@ -295,12 +295,14 @@ class TrackerNode(LifecycleNode):
         cx, cy, w, h = centre_size
         box = (cx - w / 2, cy - h / 2, w, h)
         try:  # the tracker checks the box: finite, positive size, overlapping the image
+            started = time.perf_counter()
             self.tracker.initialize(image, box=box)
+            init_ms = 1000 * (time.perf_counter() - started)
         except ValueError as err:
             return False, str(err)
         self.target_count += 1
         self.target_id, self.state, self.frames_tracked = target_id, "TRACKING", 1
-        self._publish(frame, image, FrameResult("TRACKING", target_id, 1.0, box, None, None))
+        self._publish(frame, image, FrameResult("TRACKING", target_id, 1.0, box, None, None, init_ms))
         for later in self.history.newer_than(frame):  # catch up to the newest frame
             self._process(later)
         return True, ""
@@ -327,14 +329,15 @@ class TrackerNode(LifecycleNode):
         try:
             started = time.perf_counter()
             out = self.tracker.track(image)
-            self.stats.track_ms.append(1000 * (time.perf_counter() - started))
+            track_ms = 1000 * (time.perf_counter() - started)
+            self.stats.track_ms.append(track_ms)
         except ValueError as err:  # e.g. the frame size changed: the tracker refuses, the node goes on
             self._bad_frame(f"tracker refused the frame: {err}")
             return
         self.state = state_name(out.state)
         self.frames_tracked += 1
         self._publish(frame, image, FrameResult(self.state, self.target_id, float(out.score), tuple(out.box),
-                                                tuple(out.rotated_box), out.mask))
+                                                tuple(out.rotated_box), out.mask, track_ms))
 
     def _bad_frame(self, reason: str) -> None:
         self.stats.bad_frames += 1

@@ -30,6 +30,7 @@ class FrameResult:
     box: tuple[float, float, float, float] | None = None  # (x, y, w, h), top-left corner, pixels
     rotated_box: tuple[float, float, float, float, float] | None = None  # (cx, cy, w, h, OpenCV degrees)
     mask: np.ndarray | None = None  # HxW bool, full image
+    tracker_ms: float = 0.0  # time in the tracker's initialize() or track() for this frame
 
 
 def state_name(state: object) -> str:
@@ -99,6 +100,7 @@ def state_msg(header: Header, result: FrameResult, *, latency_ms: float, frames_
               frames_dropped: int) -> TrackerState:
     msg = TrackerState(header=header, state=STATE_CODES[result.state], target_id=result.target_id)
     msg.latency_ms = float(latency_ms)
+    msg.tracker_ms = float(result.tracker_ms)
     msg.frames_tracked = int(frames_tracked)
     msg.frames_dropped = int(frames_dropped)
     if has_target(result):

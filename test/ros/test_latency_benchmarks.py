@@ -44,8 +44,10 @@ def test_ros_latency_splits_the_idle_path_and_gives_a_verdict(ros_env: dict[str,
     paced = re.search(r"in-process at that rate: stamp -> track\(\) returned\s+([\d.]+)", out)
     e2e = re.search(r"stamp -> ~/state in the recorder's callback \(e2e\)\s+([\d.]+)", out)
     of_medians = re.search(r"  median e2e - median in-process \[ms\]\s+(-?[\d.]+)", out)
-    frame_by_frame = re.search(r"ROS overhead: e2e - in-process, frame by frame \[ms\]\s+(-?[\d.]+)", out)
-    assert paced and e2e and of_medians and frame_by_frame, out
+    frame_by_frame = re.search(r"ROS overhead: time outside the tracker \[ms\]\s+(-?[\d.]+)", out)
+    node_tracker = re.search(r"the node's track\(\) \(TrackerState.tracker_ms\) \[ms\]\s+([\d.]+)", out)
+    assert paced and e2e and of_medians and frame_by_frame and node_tracker, out
+    assert 0 < float(node_tracker.group(1)) < float(e2e.group(1)), out
     assert float(paced.group(1)) > 0
     assert float(of_medians.group(1)) == pytest.approx(float(e2e.group(1)) - float(paced.group(1)), abs=0.011), out
     assert -float(paced.group(1)) < float(frame_by_frame.group(1)) < float(e2e.group(1)), out

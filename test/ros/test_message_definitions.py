@@ -61,6 +61,7 @@ TRACKER_STATE = {
     "bbox": "vision_msgs/BoundingBox2D",
     "rotated_bbox": "vision_msgs/BoundingBox2D",
     "latency_ms": "float",
+    "tracker_ms": "float",
     "frames_tracked": "uint32",
     "frames_dropped": "uint32",
 }

@@ -79,7 +79,7 @@ def camera_and_tracker(spawn, probe):
 
 def test_tracks_with_input_headers_then_resets_and_reinitialises(camera_and_tracker) -> None:
     session = camera_and_tracker
-    assert all(m.state == TrackerState.IDLE for m in session.states)
+    assert all(m.state == TrackerState.IDLE and m.tracker_ms == 0.0 for m in session.states)
     assert all(not m.detections for m in list(session.detections))
 
     stamp, box = session.newest_truth()
@@ -105,6 +105,7 @@ def test_tracks_with_input_headers_then_resets_and_reinitialises(camera_and_trac
     assert (mask.encoding, mask.width, mask.height) == ("mono8", 320, 240)
     assert set(np.unique(np.frombuffer(bytes(mask.data), np.uint8))) <= {0, 255}
     assert states[-1].latency_ms > 0 and states[-1].frames_tracked >= len(states)
+    assert 0 < states[-1].tracker_ms < states[-1].latency_ms  # the tracker's share of the frame's latency
     session.probe.wait_for(lambda: session.diagnostic("track_median_ms"), 5, "track() time in /diagnostics")
     values = {kv.key: kv.value for kv in session.diagnostics[-1].status[0].values}
     assert 0 < float(values["track_median_ms"]) <= float(values["latency_max_ms"])  # latency includes track()

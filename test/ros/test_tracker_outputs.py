@@ -42,7 +42,7 @@ def test_rotated_box_theta_turns_the_x_side_from_plus_x_towards_plus_y(angle: fl
 
 
 def test_detections_and_state_while_tracking_and_while_lost() -> None:
-    tracking = outputs.FrameResult("TRACKING", "cup", 0.8, (10.0, 20.0, 30.0, 40.0), None, None)
+    tracking = outputs.FrameResult("TRACKING", "cup", 0.8, (10.0, 20.0, 30.0, 40.0), None, None, tracker_ms=12.5)
     [detection] = outputs.detections_msg(HEADER, tracking).detections
     assert detection.header == HEADER and detection.id == "cup"
     assert detection.results[0].hypothesis.class_id == "cup"
@@ -52,6 +52,7 @@ def test_detections_and_state_while_tracking_and_while_lost() -> None:
     assert (state.state, state.score, state.frames_tracked, state.frames_dropped) == (TrackerState.TRACKING,
                                                                                        pytest.approx(0.8), 3, 1)
     assert state.rotated_bbox == state.bbox  # no mask: the rotated box is the axis-aligned one
+    assert state.tracker_ms == pytest.approx(12.5)
 
     for name in ("LOST", "IDLE"):
         result = outputs.FrameResult(name, "cup", 0.1, (10.0, 20.0, 30.0, 40.0), None, None)
