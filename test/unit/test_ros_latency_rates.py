@@ -44,7 +44,7 @@ def test_the_overhead_pairs_each_frame_with_its_time_outside_the_tracker_in_proc
     in_process = {i: (50.0 if i % 3 == 0 else 10.0) for i in range(1, 10)}
     through_ros = {i: ms + 2.0 for i, ms in in_process.items() if i not in (1, 2, 4)}
     paced = bench.InProcessPaced(bench.Summary.of(list(in_process.values())), bench.Summary.of([]), 0, 10.0,
-                                 in_process)
+                                 in_process, ())
     result = bench.RosResult.failed("best_effort", "")
     result.outside_by_index = through_ros
     overhead = bench.paired_overhead(result, paced)
