@@ -10,10 +10,10 @@
    Then the same frames go in-process at that rate, stamped with the wall clock and handed through the node's
    one-frame mailbox (jcat_ros.frame_buffer.LatestFrame) to a worker thread that runs track(): stamp -> track()
    returned is the in-process latency, the baseline of the ROS overhead. Frames that come one at a time at a camera
-   rate meet cold caches and a CPU that has gone idle; here that made track() 1.3-1.45x slower than back to back
-   (15.0-15.1 against 10.5-11.6 ms median), with no ROS anywhere, and its slowest frames slower too. So where the
-   drop-free rate of these paced track() times is lower, the rate becomes 0.8 x that, and the in-process path runs
-   again at it.
+   rate meet cold caches and a CPU that has gone idle; here that made track() 1.0-1.45x slower than back to back
+   (15.0-16.5 against 10.5-15.6 ms median in eight runs), with no ROS anywhere, and its slowest frames slower too.
+   So where the drop-free rate of these paced track() times is lower, the rate becomes 0.8 x that, and the
+   in-process path runs again at it.
 2. Through ROS, once per image-subscription reliability (the node's `reliability` parameter; default: both):
    `python -m jcat_ros.tracker_node` runs as a separate process in its own DDS domain (random ROS_DOMAIN_ID,
    discovery limited to this host). This process holds one rclpy node that publishes the same frames as rgb8
@@ -30,21 +30,20 @@
    Drops = tracked frames published - states received; the node's /diagnostics counters say where frames were
    lost: never received by the node (transport), replaced in its one-frame mailbox (TrackerState.frames_dropped)
    or after processing.
-3. ROS overhead = what a frame spends outside the tracker through ROS (e2e - the node's own track() time of that
-   frame, TrackerState.tracker_ms) minus what the same frame spends outside it in-process (latency - track(): the
-   hand-off to the worker and any wait behind a slower frame), the median over frames, in ms. Goal: <= 3 ms at
-   640x480 and no drops at a rate the tracker can sustain. Outside the tracker, because track() itself swings from
-   run to run on this VM (its median moved 10.5 -> 15.2 ms between runs minutes apart), and this is what ROS adds
-   whatever the tracker costs; frame by frame, because a slower frame makes the next ones wait in both paths. The
-   node's and the in-process track() times are shown side by side (ROS taking CPU from the tracker would show
-   there), as are the plain difference of the two e2e medians, the one to the median of back-to-back track()
-   (what earlier versions reported) and their ratio. Because two runs minutes apart still differ with the machine's
-   load, the ROS path is also measured alone: before ~/init, --idle-frames frames go through the node with no target
-   (it converts each one and answers with an IDLE state and detections, no tracking, no mask), so their stamp ->
-   ~/state latency is the transport and node overhead itself. The first --idle-warmup of them are left out: until
-   the node's frame history (history_size frames) is full, each new frame lands in heap pages the process touches
-   for the first time, and their page faults cost about 2.5 ms a frame on this project's CPU VM (a 3 ms take against
-   0.5 ms afterwards).
+3. ROS overhead = what a frame spends outside the tracker through ROS (e2e - the node's own track() time of that frame,
+   TrackerState.tracker_ms) minus what the same frame spends outside it in-process (latency - track(): the hand-off to
+   the worker and any wait behind a slower frame), the median over frames, in ms. Goal: <= 3 ms at 640x480 and no drops
+   at a rate the tracker can sustain. Outside the tracker, because track() itself swings from run to run on this VM (its
+   back-to-back median moved between 10.5 and 15.6 ms in runs minutes apart), and this is what ROS adds whatever the
+   tracker costs; frame by frame, because a slower frame makes the next ones wait in both paths. The node's and the
+   in-process track() times are shown side by side (ROS taking CPU from the tracker would show there), as are the plain
+   difference of the two e2e medians, the one to the median of back-to-back track() (what earlier versions reported) and
+   their ratio. Because two runs minutes apart still differ with the machine's load, the ROS path is also measured
+   alone: before ~/init, --idle-frames frames go through the node with no target (it converts each one and answers with
+   an IDLE state and detections, no tracking, no mask), so their stamp -> ~/state latency is the transport and node
+   overhead itself. The first --idle-warmup of them are left out: until the node's frame history (history_size frames)
+   is full, each new frame lands in heap pages the process touches for the first time, and their page faults cost about
+   2.5 ms a frame on this project's CPU VM (a 3 ms take against 0.5 ms afterwards).
 
     python benchmarks/ros_latency.py                                  # 640x480, CPU, stand-in, both QoS
     python benchmarks/ros_latency.py --reliability best_effort --shm-segment-mb 16   # Fast DDS with a larger SHM
