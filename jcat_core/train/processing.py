@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from jcat_core.tracker.geometry import CropWindow
 from jcat_core.tracker.inputs import mask_box
 from jcat_core.train.datasets import CorruptFrameError, Mix, VideoSource
 
@@ -37,8 +38,8 @@ class ProcessingConfig:
 
 
 def crop_window(box: tuple[float, float, float, float], factor: float, rng: np.random.Generator | None,
-                config: ProcessingConfig) -> tuple[float, float, float]:
-    """(cx, cy, side) of the square crop: side = ceil(sqrt(w h) * factor) around the box, jittered when rng given."""
+                config: ProcessingConfig) -> CropWindow:
+    """The square crop of side ceil(sqrt(w h) * factor) around the box, jittered when rng is given."""
     x, y, w, h = box
     cx, cy = x + w / 2, y + h / 2
     if rng is not None:
@@ -46,22 +47,18 @@ def crop_window(box: tuple[float, float, float, float], factor: float, rng: np.r
         shift = math.sqrt(w * h) * config.center_jitter
         cx += (rng.random() - 0.5) * shift
         cy += (rng.random() - 0.5) * shift
-    return cx, cy, float(math.ceil(math.sqrt(w * h) * factor))
+    return CropWindow(cx, cy, float(math.ceil(math.sqrt(w * h) * factor)), config.crop_size)
 
 
-def crop(image: np.ndarray, window: tuple[float, float, float], size: int, interpolation: int,
-         border: int) -> np.ndarray:
-    """The square window resized to size x size; outside the image: replicated border (image) or 0 (mask)."""
-    cx, cy, side = window
-    scale = size / side
-    matrix = np.array([[scale, 0, size / 2 - cx * scale], [0, scale, size / 2 - cy * scale]], np.float64)
-    matrix[:, 2] += matrix[:, :2] @ np.array([0.5, 0.5]) - 0.5  # pixel centres, as the tracker's crops
-    return cv2.warpAffine(image, matrix, (size, size), flags=interpolation, borderMode=border, borderValue=0)
-
-
-def to_crop(point: tuple[float, float], window: tuple[float, float, float], size: int) -> tuple[float, float]:
-    cx, cy, side = window
-    return (point[0] - cx) * size / side + size / 2, (point[1] - cy) * size / side + size / 2
+def crop(image: np.ndarray, window: CropWindow, interpolation: int, border: int) -> np.ndarray:
+    """The window resampled to its size x size with OpenCV (numpy in, numpy out; the tracker's torch crop is
+    geometry.crop, with the same pixel-centre convention); outside the image: replicated border (image) or 0 (mask)."""
+    scale = 1 / window.scale  # crop pixels per image pixel
+    ox, oy = window.origin
+    matrix = np.array([[scale, 0, -ox * scale], [0, scale, -oy * scale]], np.float64)
+    matrix[:, 2] += matrix[:, :2] @ np.array([0.5, 0.5]) - 0.5  # pixel centres map onto pixel centres
+    return cv2.warpAffine(image, matrix, (window.size, window.size), flags=interpolation, borderMode=border,
+                          borderValue=0)
 
 
 def contour_map(mask: np.ndarray) -> np.ndarray:
@@ -139,14 +136,14 @@ class PairDataset(Dataset):
         test_box = mask_box(test_mask)
         ref_window = crop_window(ref_box, cfg.search_area_factor, None, cfg)
         test_window = crop_window(test_box, cfg.search_area_factor, rng, cfg)
-        ref_crop = crop(ref_image, ref_window, size, cv2.INTER_LINEAR, cv2.BORDER_REPLICATE)
-        test_crop = crop(test_image, test_window, size, cv2.INTER_LINEAR, cv2.BORDER_REPLICATE)
-        ref_mask_crop = crop(ref_mask.astype(np.uint8), ref_window, size, cv2.INTER_NEAREST, cv2.BORDER_CONSTANT)
-        test_mask_crop = crop(test_mask.astype(np.uint8), test_window, size, cv2.INTER_NEAREST,
+        ref_crop = crop(ref_image, ref_window, cv2.INTER_LINEAR, cv2.BORDER_REPLICATE)
+        test_crop = crop(test_image, test_window, cv2.INTER_LINEAR, cv2.BORDER_REPLICATE)
+        ref_mask_crop = crop(ref_mask.astype(np.uint8), ref_window, cv2.INTER_NEAREST, cv2.BORDER_CONSTANT)
+        test_mask_crop = crop(test_mask.astype(np.uint8), test_window, cv2.INTER_NEAREST,
                               cv2.BORDER_CONSTANT).astype(bool)
         x, y, w, h = test_box
-        centre = to_crop((x + w / 2 + rng.uniform(-1, 1) * cfg.dist_shift * w,
-                          y + h / 2 + rng.uniform(-1, 1) * cfg.dist_shift * h), test_window, size)
+        centre = test_window.to_crop(np.array([[x + w / 2 + rng.uniform(-1, 1) * cfg.dist_shift * w,
+                                                y + h / 2 + rng.uniform(-1, 1) * cfg.dist_shift * h]]))[0]
         yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
         dist = np.sqrt((xx + 0.5 - centre[0]) ** 2 + (yy + 0.5 - centre[1]) ** 2)
         contour = contour_map(test_mask_crop)

@@ -1,4 +1,5 @@
-"""Training data: YouTube-VOS / DAVIS / folder layouts on small fixtures, the pair processing, and bad input."""
+"""Training data: YouTube-VOS / DAVIS / folder layouts on small fixtures, the pair processing (its crops sample
+the pixels the tracker's do), and bad input."""
 
 from __future__ import annotations
 
@@ -8,12 +9,15 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from jcat_core.cli.train import main as train_main
+from jcat_core.tracker import geometry
+from jcat_core.tracker.geometry import CropWindow
 from jcat_core.train.config import config_from_dict, load_config
 from jcat_core.train.datasets import DatasetLayoutError, Mix, SyntheticVideos, VosFolder, davis, youtube_vos
-from jcat_core.train.processing import PairDataset, ProcessingConfig
+from jcat_core.train.processing import PairDataset, ProcessingConfig, crop
 
 PALETTE = [0, 0, 0, 128, 0, 0, 0, 128, 0] + [0] * (256 * 3 - 9)
 
@@ -143,3 +147,15 @@ def test_show_samples_writes_a_png_grid(tmp_path) -> None:
     assert train_main(["--config", str(path), "--show-samples", "3", "--output-dir", str(tmp_path / "o")]) == 0
     grid = cv2.imread(str(tmp_path / "o/samples.png"))
     assert grid.shape == (3 * 64, 5 * 64, 3)
+
+
+def test_training_crops_sample_the_same_pixels_as_the_trackers() -> None:
+    yy, xx = np.mgrid[0:100, 0:120]
+    ramp = np.stack([xx * 2, yy * 2, xx + yy], axis=-1).astype(np.uint8)  # linear: bilinear sampling is exact
+    window = CropWindow(50.3, 47.6, 40.0, 32)
+    train_crop = crop(ramp, window, cv2.INTER_LINEAR, cv2.BORDER_REPLICATE).astype(np.float32)
+    tracker_crop = geometry.crop(torch.from_numpy(ramp), window)[0].permute(1, 2, 0).numpy()
+    assert train_crop.shape == tracker_crop.shape == (32, 32, 3)
+    assert np.abs(train_crop - tracker_crop).max() <= 1.0  # OpenCV rounds to uint8
+    # crop pixel 0's centre lies at origin + scale / 2 in the image; column c's centre is c + 0.5 and holds 2c
+    assert tracker_crop[0, 0, 0] == pytest.approx(2 * (window.origin[0] + window.scale / 2 - 0.5), abs=1e-3)
