@@ -67,9 +67,8 @@ def run_csrt(images, init_box) -> tuple[list, list[float], float]:
     boxes, walls = [], []
     cpu = time.process_time()
     for image in images[1:]:
-        bgr = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
-        start = time.perf_counter()
-        ok, box = tracker.update(bgr)
+        start = time.perf_counter()  # from the same RGB frame JCAT gets: OpenCV's tracker wants BGR
+        ok, box = tracker.update(cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
         walls.append(time.perf_counter() - start)
         boxes.append(tuple(float(v) for v in box) if ok else (0.0, 0.0, 0.0, 0.0))
     return boxes, walls, (time.process_time() - cpu) / (len(images) - 1)
