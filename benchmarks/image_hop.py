@@ -42,8 +42,8 @@ def subscriber(frames: int, timeout: float, taker: str) -> None:
     from sensor_msgs.msg import Image
 
     from jcat_ros.image_conversion import to_rgb8
+    from jcat_ros.message_fields import time_ns
     from jcat_ros.subscription_thread import SubscriptionThread
-    from jcat_ros.tracker_outputs import time_ns
 
     rclpy.init()
     node = rclpy.create_node("image_hop_subscriber")

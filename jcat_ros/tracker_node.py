@@ -36,11 +36,12 @@ from jcat_ros.executor import InlineSubscriptionExecutor
 from jcat_ros.frame_buffer import Frame, FrameHistory, LatestFrame
 from jcat_ros.image_conversion import ImageConversionError, cv2_to_imgmsg, to_rgb8
 from jcat_ros.malloc_tuning import keep_freed_frame_buffers
+from jcat_ros.message_fields import time_ns
 from jcat_ros.msg import TrackerState
 from jcat_ros.node_params import TRACKER_PREFIX, NodeParams, declare_node_params
 from jcat_ros.srv import InitTarget
 from jcat_ros.subscription_thread import SubscriptionThread
-from jcat_ros.tracker_outputs import FrameResult, detections_msg, mask_msg, overlay, state_msg, state_name, time_ns
+from jcat_ros.tracker_outputs import FrameResult, detections_msg, mask_msg, overlay, state_msg, state_name
 
 INIT_TIMEOUT_S = 30.0
 GIL_SWITCH_INTERVAL_S = 1e-4  # a thread waiting for the GIL gets it after 0.1 ms instead of Python's 5 ms

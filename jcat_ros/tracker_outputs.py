@@ -41,17 +41,6 @@ def state_name(state: object) -> str:
     return name
 
 
-def time_ns(stamp) -> int:
-    """A builtin_interfaces/Time (e.g. header.stamp) in nanoseconds."""
-    return stamp.sec * 1_000_000_000 + stamp.nanosec
-
-
-def box_xywh(bbox: BoundingBox2D) -> tuple[float, float, float, float]:
-    """Centre + size of an axis-aligned BoundingBox2D -> (x, y, w, h) with x, y the top-left corner."""
-    return (bbox.center.position.x - bbox.size_x / 2, bbox.center.position.y - bbox.size_y / 2, bbox.size_x,
-            bbox.size_y)
-
-
 def box_msg(box: tuple[float, float, float, float]) -> BoundingBox2D:
     """(x, y, w, h) with x, y the top-left corner -> centre + size, theta 0."""
     x, y, w, h = (float(v) for v in box)

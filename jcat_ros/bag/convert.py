@@ -12,6 +12,7 @@ import numpy as np
 
 from jcat_ros.bag import types as T
 from jcat_ros.image_conversion import ImageConversionError, to_rgb8
+from jcat_ros.message_fields import box_xywh
 
 GT_ID = "ground_truth"
 
@@ -23,10 +24,6 @@ def _store():
 def stamp(ns: int):
     """builtin_interfaces/Time for a time in nanoseconds."""
     return _store()["builtin_interfaces/msg/Time"](sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
-
-
-def stamp_ns(time) -> int:
-    return int(time.sec) * 1_000_000_000 + int(time.nanosec)
 
 
 def header(ns: int, frame_id: str):
@@ -92,15 +89,9 @@ def init_request_message(box: tuple[float, float, float, float], at_ns: int, tar
     return _store()[T.INIT_REQUEST](box=bbox_message(box), stamp=stamp(at_ns), target_id=target_id)
 
 
-def box_of(bbox) -> tuple[float, float, float, float]:
-    """(x, y, w, h) of a BoundingBox2D's centre + size (theta ignored: the axis-aligned extent is meant)."""
-    return (bbox.center.position.x - bbox.size_x / 2, bbox.center.position.y - bbox.size_y / 2, bbox.size_x,
-            bbox.size_y)
-
-
 def detection_box(msg) -> tuple[float, float, float, float] | None:
     """The first detection's box, None for an empty array (target not visible)."""
-    return box_of(msg.detections[0].bbox) if msg.detections else None
+    return box_xywh(msg.detections[0].bbox) if msg.detections else None
 
 
 def finite_box(box: tuple[float, float, float, float] | None) -> bool:

@@ -14,6 +14,7 @@ from rosbags.rosbag2.errors import ReaderError
 from jcat_ros.bag import convert
 from jcat_ros.bag import types as T
 from jcat_ros.bag.writer import INIT_TOPIC, BagError
+from jcat_ros.message_fields import box_xywh, time_ns
 
 
 @dataclass(frozen=True)
@@ -147,7 +148,7 @@ class Bag:
             except Exception as err:  # rosbags raises several types for a corrupt message
                 self.problems.append(f"frame {index}: cannot be deserialized: {err}")
                 continue
-            yield BagFrame(index, convert.stamp_ns(head.stamp), bag_ns, raw, self.image_type)
+            yield BagFrame(index, time_ns(head.stamp), bag_ns, raw, self.image_type)
 
     def frame_index(self, max_frames: int = 0) -> list[BagFrame]:
         """Every camera frame's stamps without its pixels (where to start, how many), for a second, streaming pass
@@ -162,10 +163,10 @@ class Bag:
         store = T.typestore()
         for topic, _, raw in self._messages(topics):
             if topic == self.mask_topic:
-                truth.masks[convert.stamp_ns(store.deserialize_cdr(raw, T.IMAGE).header.stamp)] = raw
+                truth.masks[time_ns(store.deserialize_cdr(raw, T.IMAGE).header.stamp)] = raw
                 continue
             msg = store.deserialize_cdr(raw, T.DETECTIONS)
-            at = convert.stamp_ns(msg.header.stamp)
+            at = time_ns(msg.header.stamp)
             box = convert.detection_box(msg)
             if box is not None and not convert.finite_box(box):
                 truth.not_finite.append(at)
@@ -177,7 +178,7 @@ class Bag:
         """The first init request recorded in the bag (by `make --box` or a replay), if any."""
         for _, _, raw in self._messages([self.init_topic] if self.init_topic else []):
             msg = T.typestore().deserialize_cdr(raw, T.INIT_REQUEST)
-            return InitRequest(convert.box_of(msg.box), convert.stamp_ns(msg.stamp), msg.target_id)
+            return InitRequest(box_xywh(msg.box), time_ns(msg.stamp), msg.target_id)
         return None
 
     def close(self) -> None:

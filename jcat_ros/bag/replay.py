@@ -42,10 +42,11 @@ from jcat_ros.bag.records import FOUND, FrameRecord, RunResult, fill_ious, laten
 from jcat_ros.bag.writer import INIT_TOPIC, STORAGES, BagError, prepare_output
 from jcat_ros.image_conversion import to_rgb8
 from jcat_ros.init_client import init_request
+from jcat_ros.message_fields import box_xywh, time_ns
 from jcat_ros.msg import TrackerState
 from jcat_ros.probe import Probe, ProbeTimeoutError
 from jcat_ros.srv import InitTarget
-from jcat_ros.tracker_outputs import STATE_NAMES, box_xywh, time_ns
+from jcat_ros.tracker_outputs import STATE_NAMES
 
 INPUT_HEADERS = "/jcat_bag/input_headers"  # the header of every frame as published, in order: output -> frame
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from rosbags.rosbag2 import Reader
 
-from jcat_ros.bag import convert
 from jcat_ros.bag import types as T
 from jcat_ros.bag.cli import main as jcat_bag
+from jcat_ros.message_fields import time_ns
 
 pytestmark = pytest.mark.ros
 
@@ -54,8 +54,8 @@ def test_replay_into_a_slow_node_counts_drops_and_every_output_has_its_inputs_he
         for connection, received, raw in reader.messages():
             if connection.topic == "/jcat_tracker/state":
                 state = store.deserialize_cdr(raw, connection.msgtype)
-                first_answer.setdefault(convert.stamp_ns(state.header.stamp), received)
-    assert len(headers) >= FRAMES and {convert.stamp_ns(h.stamp) for h in headers} >= set(first_answer)
+                first_answer.setdefault(time_ns(state.header.stamp), received)
+    assert len(headers) >= FRAMES and {time_ns(h.stamp) for h in headers} >= set(first_answer)
     answered_later = [r for r in result.records if r.index > 0 and r.latency_ms is not None]
     reported = [r.latency_ms for r in answered_later]
     assert reported == pytest.approx([(first_answer[r.sent_ns] - r.sent_ns) / 1e6 for r in answered_later], abs=1e-3)

@@ -32,7 +32,7 @@ from vision_msgs.msg import Detection2DArray  # noqa: E402
 from jcat_core.data.synthetic import SyntheticSequence, synthetic_suite  # noqa: E402
 from jcat_core.tracker.geometry import box_iou  # noqa: E402
 from jcat_ros.init_client import init_request  # noqa: E402
-from jcat_ros.tracker_outputs import box_xywh, time_ns  # noqa: E402
+from jcat_ros.message_fields import box_xywh, time_ns  # noqa: E402
 
 TRACKER = "/jcat_tracker"
 CAMERA_ARGS = ["-m", "jcat_ros.camera_node", "--ros-args", "-p", "width:=320", "-p", "height:=240",
