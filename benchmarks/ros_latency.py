@@ -74,8 +74,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import astuple, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+
+from jcat_ros.message_fields import time_ns
 
 REPO = Path(__file__).resolve().parents[1]
 NODE = "/jcat_tracker"
@@ -275,15 +278,36 @@ def mailbox_drops(times_ms: tuple[float, ...], period_ms: float) -> int:
     return drops
 
 
-def time_in_process(frames: Frames, device: str, weights: str, warmup: int) -> InProcess:
-    """track() time per frame in ms, the tracker initialised on frame 0."""
+def initialised_tracker(frames: Frames, device: str, weights: str) -> tuple[Any, Callable[[], None]]:
+    """A tracker initialised on frame 0 with its ground-truth box, and what waits for its device's work."""
     import torch
 
     from jcat_core.tracker import build_tracker
 
     tracker = build_tracker(weights=weights, device=device)
     tracker.initialize(frames.images[0], box=frames.box0)
-    sync: Callable[[], None] = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+    return tracker, torch.cuda.synchronize if device == "cuda" else (lambda: None)
+
+
+def send_paced(images: list[np.ndarray], rate: float, send: Callable[[np.ndarray], int]
+               ) -> tuple[dict[int, int], float]:
+    """`send(image)` (which returns the stamp it gave the frame) for each image at `rate` Hz on an absolute
+    schedule; ({stamp ns: frame index, 1-based}, the achieved rate)."""
+    period = 1.0 / rate
+    stamps: dict[int, int] = {}
+    start = time.perf_counter()
+    for index, image in enumerate(images, start=1):
+        delay = start + (index - 1) * period - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        stamps[send(image)] = index
+    elapsed = time.perf_counter() - start
+    return stamps, (len(stamps) - 1) / elapsed if elapsed > 0 else float("nan")
+
+
+def time_in_process(frames: Frames, device: str, weights: str, warmup: int) -> InProcess:
+    """track() time per frame in ms, the tracker initialised on frame 0."""
+    tracker, sync = initialised_tracker(frames, device, weights)
     times_ms = []
     for image in frames.images[1:]:
         start = time.perf_counter()
@@ -308,14 +332,9 @@ class InProcessPaced:
 def time_in_process_paced(frames: Frames, device: str, weights: str, warmup: int, rate: float) -> InProcessPaced:
     """The same frames at `rate` Hz through the node's one-frame mailbox (jcat_ros.frame_buffer.LatestFrame) to a
     worker thread that runs track(), with no ROS in between: the baseline the node's latency is compared with."""
-    import torch
-
-    from jcat_core.tracker import build_tracker
     from jcat_ros.frame_buffer import Frame, LatestFrame
 
-    tracker = build_tracker(weights=weights, device=device)
-    tracker.initialize(frames.images[0], box=frames.box0)
-    sync: Callable[[], None] = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+    tracker, sync = initialised_tracker(frames, device, weights)
     mailbox, finished = LatestFrame(), threading.Event()
     done: dict[int, tuple[float, float]] = {}  # stamp ns -> (stamp -> track() returned, track() alone), ms
 
@@ -330,18 +349,14 @@ def time_in_process_paced(frames: Frames, device: str, weights: str, warmup: int
             track_ms = 1000 * (time.perf_counter() - started)
             done[frame.stamp_ns] = ((time.time_ns() - frame.stamp_ns) / 1e6, track_ms)
 
-    worker = threading.Thread(target=work, name="in_process_worker")
-    worker.start()
-    period, stamps = 1.0 / rate, {}
-    start = time.perf_counter()
-    for index, image in enumerate(frames.images[1:], start=1):
-        delay = start + (index - 1) * period - time.perf_counter()
-        if delay > 0:
-            time.sleep(delay)
+    def hand_over(image: np.ndarray) -> int:
         stamp_ns = time.time_ns()
         mailbox.put(Frame(stamp_ns=stamp_ns, msg=image, received_ns=stamp_ns))
-        stamps[stamp_ns] = index
-    achieved = (len(stamps) - 1) / (time.perf_counter() - start)
+        return stamp_ns
+
+    worker = threading.Thread(target=work, name="in_process_worker")
+    worker.start()
+    stamps, achieved = send_paced(frames.images[1:], rate, hand_over)
     end = time.monotonic() + 60
     while len(done) + mailbox.dropped < len(stamps) and time.monotonic() < end:
         time.sleep(0.01)
@@ -420,9 +435,8 @@ class Recorder:
 
     def on_state(self, msg, info) -> None:
         receipt = time.time_ns()
-        stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
-        item = Received(stamp, msg.state, msg.latency_ms, msg.tracker_ms, msg.frames_dropped, receipt,
-                        int(info.get("received_timestamp", 0)))
+        item = Received(time_ns(msg.header.stamp), msg.state, msg.latency_ms, msg.tracker_ms, msg.frames_dropped,
+                        receipt, int(info.get("received_timestamp", 0)))
         with self.lock:
             self.states.append(item)
 
@@ -665,21 +679,15 @@ def initialise(client: Client, frames: Frames, proc: subprocess.Popen) -> tuple[
 
 
 def publish_frames(client: Client, images: list[np.ndarray], rate: float) -> tuple[dict[int, int], float]:
-    """`images` at `rate` Hz on an absolute schedule; ({stamp ns: frame index, 1-based}, the achieved rate)."""
-    period = 1.0 / rate
-    stamps: dict[int, int] = {}
-    start = time.perf_counter()
-    for index, image in enumerate(images, start=1):
-        delay = start + (index - 1) * period - time.perf_counter()
-        if delay > 0:
-            time.sleep(delay)
+    """`images` published at `rate` Hz (send_paced), each stamped just before publish()."""
+    def publish(image: np.ndarray) -> int:
         msg = image_msg(image, 0)  # copying the pixels in is not part of the latency
         stamp_ns = time.time_ns()
         set_stamp(msg.header, stamp_ns)
         client.image_pub.publish(msg)
-        stamps[stamp_ns] = index
-    elapsed = time.perf_counter() - start
-    return stamps, (len(stamps) - 1) / elapsed if elapsed > 0 else float("nan")
+        return stamp_ns
+
+    return send_paced(images, rate, publish)
 
 
 def wait_for_tail(client: Client, stamps: dict[int, int], proc: subprocess.Popen) -> None:
