@@ -10,8 +10,8 @@
    Then the same frames go in-process at that rate, stamped with the wall clock and handed through the node's
    one-frame mailbox (jcat_ros.frame_buffer.LatestFrame) to a worker thread that runs track(): stamp -> track()
    returned is the in-process latency, the baseline of the ROS overhead. Frames that come one at a time at a camera
-   rate meet cold caches and a CPU that has gone idle; here that made track() 1.0-1.45x slower than back to back
-   (15.0-16.5 against 10.5-15.6 ms median in eight runs), with no ROS anywhere, and its slowest frames slower too.
+   rate meet cold caches and a CPU that has gone idle; here that made track() 1.0-1.5x slower than back to back
+   (14.2-16.5 against 10.5-15.6 ms median in 13 runs), with no ROS anywhere, and its slowest frames slower too.
    So where the drop-free rate of these paced track() times is lower, the rate becomes 0.8 x that, and the
    in-process path runs again at it.
 2. Through ROS, once per image-subscription reliability (the node's `reliability` parameter; default: both):
@@ -42,8 +42,9 @@
    alone: before ~/init, --idle-frames frames go through the node with no target (it converts each one and answers with
    an IDLE state and detections, no tracking, no mask), so their stamp -> ~/state latency is the transport and node
    overhead itself. The first --idle-warmup of them are left out: until the node's frame history (history_size frames)
-   is full, each new frame lands in heap pages the process touches for the first time, and their page faults cost about
-   2.5 ms a frame on this project's CPU VM (a 3 ms take against 0.5 ms afterwards).
+   is full, each new frame lands in heap pages the process touches for the first time, and their page faults slow it
+   down: on this project's CPU VM the path alone took 3.0-6.5 ms median over the first 35 frames (--idle-warmup 0)
+   against 2.2-2.6 ms after them.
 
     python benchmarks/ros_latency.py                                  # 640x480, CPU, stand-in, both QoS
     python benchmarks/ros_latency.py --reliability best_effort --shm-segment-mb 16   # Fast DDS with a larger SHM
