@@ -64,34 +64,54 @@ def fourier_upsample(score: torch.Tensor, factor: float, out_size: int, shift: i
     return upsampled[..., :out_size, :out_size]
 
 
-def conjugate_gradient(apply: Callable[[Tensors], Tensors], b: Tensors, iterations: int) -> Tensors:
-    """Solve A x = b from x = 0 for a symmetric positive semi-definite operator A over tuples of tensors."""
+def rms_normalise(features: torch.Tensor) -> torch.Tensor:
+    """Each sample's NxCxHxW feature map divided by its root mean square over channels and positions (the
+    published DCF features' ``normalize_power=2``)."""
+    return features / torch.sqrt(features.pow(2).mean(dim=(1, 2, 3), keepdim=True) + 1e-10)
+
+
+def conjugate_gradient(apply: Callable[[Tensors], Tensors], b: Tensors, iterations: int,
+                       preconditioner: Tensors | None = None) -> Tensors:
+    """Solve A x = b from x = 0 for a symmetric positive semi-definite operator A over tuples of tensors, as the
+    published optimiser does: Polak-Ribière directions (beta clamped at 0), optionally preconditioned by a diagonal
+    (each tensor of ``preconditioner`` divides the residual elementwise)."""
     def dot(a: Tensors, c: Tensors) -> torch.Tensor:
         return sum((ai * ci).sum() for ai, ci in zip(a, c, strict=True))  # type: ignore[return-value]
 
+    def precondition(r: Tensors) -> Tensors:
+        return r if preconditioner is None else tuple(ri / mi for ri, mi in zip(r, preconditioner, strict=True))
+
     x = tuple(torch.zeros_like(t) for t in b)
-    r, p = b, b
-    rr = dot(r, r)
+    r = b
+    p: Tensors | None = None
+    rho = r_prev = None
     for _ in range(iterations):
-        ap = apply(p)
-        alpha = rr / dot(p, ap).clamp_min(1e-20)
+        z = precondition(r)
+        rho_new = dot(r, z)
+        if p is None:
+            p = z
+        else:
+            beta = ((rho_new - dot(r_prev, z)) / rho.clamp_min(1e-20)).clamp_min(0)  # type: ignore[union-attr]
+            p = tuple(zi + beta * pi for zi, pi in zip(z, p, strict=True))
+        rho = rho_new
+        q = apply(p)
+        alpha = rho / dot(p, q).clamp_min(1e-20)
         x = tuple(xi + alpha * pi for xi, pi in zip(x, p, strict=True))
-        r = tuple(ri - alpha * api for ri, api in zip(r, ap, strict=True))
-        rr_new = dot(r, r)
-        p = tuple(ri + (rr_new / rr.clamp_min(1e-20)) * pi for ri, pi in zip(r, p, strict=True))
-        rr = rr_new
+        r_prev = r
+        r = tuple(ri - alpha * qi for ri, qi in zip(r, q, strict=True))
     return x
 
 
-def gauss_newton_step(residuals: Callable[..., Tensors], primals: Tensors, cg_iterations: int) -> Tensors:
-    """One Gauss-Newton step: solve (JᵀJ) d = −Jᵀr by conjugate gradient, return primals + d."""
+def gauss_newton_step(residuals: Callable[..., Tensors], primals: Tensors, cg_iterations: int,
+                      preconditioner: Tensors | None = None) -> Tensors:
+    """One Gauss-Newton step: solve (JᵀJ) d = −Jᵀr by (preconditioned) conjugate gradient, return primals + d."""
     r0, vjp = torch.func.vjp(residuals, *primals)
     b = tuple(-g for g in vjp(r0))
 
     def normal_operator(v: Tensors) -> Tensors:
         return vjp(torch.func.jvp(residuals, primals, v)[1])
 
-    delta = conjugate_gradient(normal_operator, b, cg_iterations)
+    delta = conjugate_gradient(normal_operator, b, cg_iterations, preconditioner)
     return tuple(p + d for p, d in zip(primals, delta, strict=True))
 
 
@@ -108,9 +128,11 @@ class Localization:
 
     @classmethod
     def from_values(cls, values: np.ndarray, hard_negative_threshold: float) -> Localization:
-        """From ``CorrelationFilter.localize``'s (x, y, peak, second peak, confidence), read back to the host."""
+        """From ``CorrelationFilter.localize``'s (x, y, peak, second peak, confidence), read back to the host.
+        Hard negative as published: peak 2 above ``hard_negative_threshold`` x peak 1 and above -1 (the score
+        floor below which a target counts as not found)."""
         x, y, peak, second, confidence = (float(v) for v in values)
-        return cls(x, y, peak, second, confidence, peak > 0 and second > hard_negative_threshold * peak)
+        return cls(x, y, peak, second, confidence, second > hard_negative_threshold * peak and second > -1.0)
 
 
 class CorrelationFilter:
@@ -130,11 +152,13 @@ class CorrelationFilter:
         self.labels = torch.empty(0)
         self.weights = torch.empty(0)
         self.count = 0
+        self.last_slot: int | torch.Tensor | None = None  # where the previous online sample went
         self.samples_added = 0  # online samples learned since initialisation (for tests and diagnostics)
 
     # -- model --
     def project(self, features: torch.Tensor) -> torch.Tensor:
-        return torch.einsum("nchw,cd->ndhw", features, self.projection)
+        """Raw DCF features (NxCxhxw) -> RMS-normalised, projected samples (NxDxhxw)."""
+        return torch.einsum("nchw,cd->ndhw", rms_normalise(features), self.projection)
 
     def _response(self, projected: torch.Tensor, filt: torch.Tensor) -> torch.Tensor:
         return F.conv2d(projected, filt, padding=self.params.filter_size // 2)[:, 0]
@@ -149,8 +173,11 @@ class CorrelationFilter:
 
     # -- learning --
     def initialize(self, features: torch.Tensor, centres: torch.Tensor, sigma: float) -> None:
-        """Learn P (PCA start) and f from the first frame's augmented samples (NxCxhxw, centres Nx2 cells)."""
+        """Learn P (PCA start) and f from the first frame's augmented samples (NxCxhxw raw features, centres Nx2
+        cells). As published, this joint problem has no spatial penalty on f, and its conjugate gradient is
+        preconditioned by the regularisation weights (f's part divided by λ, P's by μ)."""
         p = self.params
+        features = rms_normalise(features)
         n, channels = features.shape[:2]
         flat = features.permute(0, 2, 3, 1).reshape(-1, channels)
         flat = flat - flat.mean(dim=0, keepdim=True)
@@ -164,15 +191,17 @@ class CorrelationFilter:
         def residuals(filt: torch.Tensor, proj: torch.Tensor) -> Tensors:
             projected = torch.einsum("nchw,cd->ndhw", features, proj)
             data = mlu(self._response(projected, filt), p.mlu_slope) - labels
-            return (data * weights.sqrt().view(-1, 1, 1), math.sqrt(p.filter_regularization) *
-                    self.spatial_weight * filt, math.sqrt(p.projection_regularization) * proj)
+            return (data * weights.sqrt().view(-1, 1, 1), math.sqrt(p.filter_regularization) * filt,
+                    math.sqrt(p.projection_regularization) * proj)
 
         primals: Tensors = (self.filter, self.projection)
+        diagonal = (torch.full_like(self.filter, p.filter_regularization),
+                    torch.full_like(self.projection, p.projection_regularization))
         for _ in range(p.init_gauss_newton_iterations):
-            primals = gauss_newton_step(residuals, primals, p.init_cg_iterations)
+            primals = gauss_newton_step(residuals, primals, p.init_cg_iterations, diagonal)
         self.filter, self.projection = primals
         memory = p.sample_memory_size
-        projected = self.project(features)
+        projected = torch.einsum("nchw,cd->ndhw", features, self.projection)
         self.samples = projected.new_zeros((memory, *projected.shape[1:]))
         spectra = self._spectra(projected)
         self.spectra = spectra.new_zeros((spectra.shape[0], memory, spectra.shape[2]))
@@ -180,28 +209,39 @@ class CorrelationFilter:
         self.weights = weights.new_zeros(memory)
         self.samples[:n], self.spectra[:, :n], self.labels[:n], self.weights[:n] = projected, spectra, labels, weights
         self.count = n
+        self.last_slot = None
         self.samples_added = 0
 
     def add_sample(self, projected: torch.Tensor, centre: tuple[float, float], sigma: float, rate: float) -> None:
-        """Store one projected sample (1xDxhxw) with its label; the lowest-weight slot goes when full.
+        """Store one projected sample (1xDxhxw) with its label in the lowest-weight slot (an empty one while the
+        memory fills). Weights as published: the first online sample gets ``rate`` after the others were divided
+        by 1 - rate, each later one the previous one's weight / (1 - rate); then all are normalised.
 
         The slot is chosen on the device and the label built from host floats: learning reads nothing back and
         copies nothing to the device."""
-        self.weights[:self.count] *= 1 - rate
         label = gaussian_labels(centre, self.labels.shape[-2:], sigma, self.device)
         spectrum = self._spectra(projected[:1])
+        slot: int | torch.Tensor
         if self.count < self.weights.shape[0]:
-            slot: int | torch.Tensor = self.count
-            self.samples[slot], self.spectra[:, slot], self.labels[slot] = projected[0], spectrum[:, 0], label[0]
-            self.weights[slot] = rate
+            slot = self.count
             self.count += 1
         else:
             slot = torch.argmin(self.weights).view(1)
+        if self.last_slot is None:
+            self.weights /= 1 - rate
+            new_weight: float | torch.Tensor = rate
+        else:
+            new_weight = self.weights[self.last_slot] / (1 - rate)
+        if isinstance(slot, int):
+            self.samples[slot], self.spectra[:, slot], self.labels[slot] = projected[0], spectrum[:, 0], label[0]
+            self.weights[slot] = new_weight
+        else:
             self.samples.index_copy_(0, slot, projected[:1])
             self.spectra.index_copy_(1, slot, spectrum)
             self.labels.index_copy_(0, slot, label)
-            self.weights.index_fill_(0, slot, rate)
-        self.weights[:self.count] /= self.weights[:self.count].sum()
+            self.weights.index_copy_(0, slot, torch.as_tensor(new_weight, device=self.device).view(1))
+        self.weights /= self.weights.sum()
+        self.last_slot = slot
         self.samples_added += 1
 
     def refine(self, cg_iterations: int) -> None:
@@ -272,8 +312,11 @@ class CorrelationFilter:
         confidence = peak * (peak - low) ** 2 / ((score - low) ** 2).mean().clamp_min(1e-12)
         py, px = index // sample_size, index % sample_size
         grid = torch.arange(sample_size, device=score.device)
-        half_w = 0.5 * self.params.target_neighborhood_scale * target_size[0]
-        half_h = 0.5 * self.params.target_neighborhood_scale * target_size[1]
-        near = ((grid[:, None] - py).abs() <= half_h) & ((grid[None, :] - px).abs() <= half_w)
+        # the published neighbourhood: rows round(py - h/2) .. round(py + h/2 + 1) - 1, likewise columns
+        near_w = self.params.target_neighborhood_scale * target_size[0]
+        near_h = self.params.target_neighborhood_scale * target_size[1]
+        rows = (grid >= torch.round(py - near_h / 2)) & (grid < torch.round(py + near_h / 2 + 1))
+        cols = (grid >= torch.round(px - near_w / 2)) & (grid < torch.round(px + near_w / 2 + 1))
+        near = rows[:, None] & cols[None, :]
         second = torch.where(near, torch.zeros_like(score), score).max()
         return torch.stack([px.float(), py.float(), peak, second, confidence]), score

@@ -21,18 +21,35 @@ RotatedBox = tuple[float, float, float, float, float]
 
 @dataclass(frozen=True)
 class CropWindow:
-    """The square image region [cx - side/2, cx + side/2)^2, resampled to size x size crop pixels."""
+    """The square image region [cx - side/2, cx + side/2)^2, resampled to size x size crop pixels; ``aligned``
+    windows cover whole image pixels and stay so when moved."""
 
     cx: float
     cy: float
     side: float
     size: int
+    aligned: bool = False
 
     @classmethod
     def around(cls, cx: float, cy: float, target_w: float, target_h: float, area_scale: float, size: int
                ) -> CropWindow:
         """The crop of side area_scale * sqrt(target area) centred on (cx, cy)."""
         return cls(cx, cy, area_scale * math.sqrt(max(target_w * target_h, 1e-6)), size)
+
+    @classmethod
+    def pixel_aligned(cls, cx: float, cy: float, target_w: float, target_h: float, area_scale: float, size: int
+                ) -> CropWindow:
+        """The published segmentation crop: a whole number of image pixels, side ceil(area_scale * sqrt(target
+        area)), its top-left pixel the rounded (cx - side/2, cy - side/2)."""
+        side = math.ceil(area_scale * math.sqrt(max(target_w * target_h, 1e-6)))
+        return cls(cx, cy, side, size, aligned=True).moved_to(cx, cy)
+
+    def moved_to(self, cx: float, cy: float) -> CropWindow:
+        """The same window centred on (cx, cy), or for an aligned one on the nearest whole-pixel origin."""
+        if self.aligned:
+            half = self.side / 2
+            return CropWindow(round(cx - half) + half, round(cy - half) + half, self.side, self.size, True)
+        return CropWindow(cx, cy, self.side, self.size)
 
     @property
     def scale(self) -> float:
@@ -46,6 +63,10 @@ class CropWindow:
     def to_image(self, points: np.ndarray) -> np.ndarray:
         """Nx2 crop (x, y) -> image (x, y)."""
         return np.asarray(points, np.float64) * self.scale + np.array(self.origin)
+
+    def index_to_image(self, points: np.ndarray) -> np.ndarray:
+        """Nx2 crop pixel indices (x, y), as OpenCV's contours give them -> image pixel indices (pixel centres)."""
+        return self.to_image(np.asarray(points, np.float64) + 0.5) - 0.5
 
     def to_crop(self, points: np.ndarray) -> np.ndarray:
         """Nx2 image (x, y) -> crop (x, y)."""
@@ -64,25 +85,31 @@ class CropWindow:
         return (float(cx), float(cy), rotated[2] * self.scale, rotated[3] * self.scale, rotated[4])
 
 
-def crop(frame: torch.Tensor, window: CropWindow, pad_with_border: bool = True) -> torch.Tensor:
-    """Resample a window of an HxWxC (uint8 or float) frame into a 1xCxSxS float crop.
+def crop(frame: torch.Tensor, window: CropWindow, pad_with_border: bool = True, antialias: bool = False
+         ) -> torch.Tensor:
+    """Resample a window of an HxWxC (uint8 or float) frame into a 1xCxSxS float crop, bilinearly (each crop pixel
+    centre reads the image at its own position, as OpenCV's resize does).
 
     Outside the image the border is replicated (images) or zeros are used (masks, ``pad_with_border=False``).
-    Large downscales first subsample and average-pool, so memory stays bounded for any image size.
+    ``antialias``: large downscales first subsample and average-pool (not in the published tracker, which samples
+    bilinearly at any scale).
     """
-    return _resample(frame, window.origin, window, window, pad_with_border)
+    return _resample(frame, window.origin, window, window, pad_with_border, antialias)
 
 
-def crop_moved(frame: torch.Tensor, window: CropWindow, centre: torch.Tensor, reach: float) -> torch.Tensor:
-    """``crop`` of a window moved to a device-side ``centre`` (x, y), which must lie within ``reach`` px (per
+def crop_moved(frame: torch.Tensor, window: CropWindow, centre: torch.Tensor, reach: float, antialias: bool = False
+               ) -> torch.Tensor:
+    """``crop`` of ``window.moved_to`` a device-side ``centre`` (x, y), which must lie within ``reach`` px (per
     axis) of the window's own centre: the image region read is bounded on the host, so no read-back is needed."""
-    bounds = CropWindow(window.cx, window.cy, window.side + 2 * reach, window.size)
+    bounds = CropWindow(window.cx, window.cy, window.side + 2 * reach + 2, window.size)
     origin = centre.float() - window.side / 2
-    return _resample(frame, (origin[0], origin[1]), window, bounds, True)
+    if window.aligned:
+        origin = torch.round(origin)
+    return _resample(frame, (origin[0], origin[1]), window, bounds, True, antialias)
 
 
 def _resample(frame: torch.Tensor, origin: tuple[float | torch.Tensor, float | torch.Tensor], window: CropWindow,
-              bounds: CropWindow, pad_with_border: bool) -> torch.Tensor:
+              bounds: CropWindow, pad_with_border: bool, antialias: bool) -> torch.Tensor:
     """The crop of ``window``'s side and size with its top-left at ``origin``, reading only ``bounds``."""
     height, width = frame.shape[:2]
     bx0, by0 = bounds.origin
@@ -90,9 +117,9 @@ def _resample(frame: torch.Tensor, origin: tuple[float | torch.Tensor, float | t
     iy0 = min(max(math.floor(by0), 0), height - 1)
     ix1 = max(min(math.ceil(bx0 + bounds.side), width), ix0 + 1)
     iy1 = max(min(math.ceil(by0 + bounds.side), height), iy0 + 1)
-    step = max(1, math.floor(window.scale / 4))  # cheap subsampling, bounded loss: averaging follows
+    step = max(1, math.floor(window.scale / 4)) if antialias else 1  # cheap subsampling: averaging follows
     region = frame[iy0:iy1:step, ix0:ix1:step].permute(2, 0, 1).unsqueeze(0).float()
-    pool = max(1, math.floor(window.scale / step))
+    pool = max(1, math.floor(window.scale / step)) if antialias else 1
     pool = min(pool, region.shape[-2], region.shape[-1])
     if pool > 1:
         region = F.avg_pool2d(region, pool, stride=pool)
@@ -126,72 +153,133 @@ def paste_mask(crop_mask: np.ndarray, window: CropWindow, image_shape: tuple[int
     return out
 
 
-def box_mask(box: Box, window: CropWindow) -> torch.Tensor:
-    """The crop-sized float mask (SxS) of an image box: 1 for crop pixels whose centre lies inside it."""
-    x, y, w, h = window.box_to_crop(box)
-    centres = torch.arange(window.size, dtype=torch.float32) + 0.5
-    inside_x = (centres >= x) & (centres < x + w)
-    inside_y = (centres >= y) & (centres < y + h)
-    return (inside_y[:, None] & inside_x[None, :]).float()
+def box_mask(box: Box, window: CropWindow, image_shape: tuple[int, int]) -> torch.Tensor:
+    """The crop-sized float mask (SxS) of an image box, as the published tracker makes it: the image's pixels from
+    int(x) to int(x + w - 1) (and likewise in y) set to 1, cropped bilinearly with zero padding, so crop pixels on
+    the box's edge get fractional values."""
+    x, y, w, h = box
+    canvas = torch.zeros(*image_shape, 1)
+    canvas[max(int(y), 0):max(int(y + h - 1) + 1, 0), max(int(x), 0):max(int(x + w - 1) + 1, 0)] = 1.0
+    return crop(canvas, window, pad_with_border=False)[0, 0]
 
 
 def distance_map(size: int) -> torch.Tensor:
-    """Euclidean distance in pixels of every crop pixel centre from the crop centre (SxS)."""
-    centres = torch.arange(size, dtype=torch.float32) + 0.5 - size / 2
-    return torch.sqrt(centres[:, None] ** 2 + centres[None, :] ** 2)
+    """Distance in pixels of every crop pixel from the crop centre (SxS), as the published tracker computes it:
+    pixel index i lies at i + 1 - size/2 (half a pixel from the pixel centre)."""
+    offsets = torch.arange(size, dtype=torch.float32) + 1 - size / 2
+    return torch.sqrt(offsets[:, None] ** 2 + offsets[None, :] ** 2)
 
 
 @dataclass(frozen=True)
 class MaskFit:
-    """The target found in a crop's foreground mask, in crop coordinates."""
+    """The target found in a crop's foreground, in crop pixel indices (the coordinates of OpenCV's contour points,
+    which the published tracker maps to the image as they are)."""
 
     mask: np.ndarray  # SxS uint8 0/1: the largest contour, filled
-    rotated_box: RotatedBox  # minAreaRect of that contour
-    polygon: np.ndarray  # 4x2 corners: the axis-aligned box or the rotated box, by the area-ratio rule
-    box: Box  # axis-aligned bounding box of the polygon
-    second_contour_large: bool  # a segmentation hard negative: another blob > ratio x the target
+    area: float  # that contour's area, crop px (the tracker's area bookkeeping)
+    rect: np.ndarray  # 4x2 corners of its minAreaRect: scale and position come from it
+    fitted: np.ndarray | None  # 4x2 corners of the fitted box, None when its area / the rect's is out of range
+    second_contour_large: bool | None  # another blob > ratio x the target; None when there is no other blob
+    min_area_rect: tuple[tuple[float, float], tuple[float, float], float]  # OpenCV's (centre, size, angle)
 
     @property
-    def polygon_area(self) -> float:
-        return float(abs(cv2.contourArea(self.polygon.astype(np.float32))))
+    def output_corners(self) -> np.ndarray:
+        """The corners the output box is taken from: the fitted box when accepted, else the minAreaRect."""
+        return self.rect if self.fitted is None else self.fitted
 
     @property
-    def centre(self) -> tuple[float, float]:
-        x, y = self.polygon.mean(axis=0)
-        return float(x), float(y)
+    def rotated_box(self) -> RotatedBox:
+        """The minAreaRect as (cx, cy, w, h, angle) in continuous crop coordinates, covering its pixels."""
+        (cx, cy), (w, h), angle = self.min_area_rect
+        return (cx + 0.5, cy + 0.5, w + 1.0, h + 1.0, angle)
 
 
-def fit_mask(foreground: np.ndarray, min_area: float, second_ratio: float,
-             aa_ratio_range: tuple[float, float]) -> MaskFit | None:
-    """Largest external contour of a binary mask (None when none exceeds ``min_area``), its rotated box and the
-    polygon the tracker uses: the mask's axis-aligned bounding box replaces the minAreaRect when
-    area(aa) / area(rotated) lies inside ``aa_ratio_range``."""
-    contours, _ = cv2.findContours(foreground.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+def fit_mask(foreground: np.ndarray, min_area: float, second_ratio: float, fit_ratio_range: tuple[float, float],
+             rotated_fit: bool = False) -> MaskFit | None:
+    """Largest external contour of a binary mask (None when none exceeds ``min_area``), its minAreaRect and the
+    box fitted to it: its axis-aligned extent, or with ``rotated_fit`` the published VOT tracker's rotated box
+    (``fit_rotated_box``); the fit is kept when area(fit) / area(minAreaRect) lies inside ``fit_ratio_range``."""
+    contours, _ = cv2.findContours(foreground.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
     if not contours:
         return None
     areas = np.array([cv2.contourArea(c) for c in contours])
-    order = np.argsort(-areas)
-    largest = contours[order[0]]
+    order = np.argsort(-areas, kind="stable")
     if areas[order[0]] <= min_area:
         return None
-    second_large = len(contours) > 1 and areas[order[1]] > second_ratio * areas[order[0]]
+    largest = contours[order[0]]
+    second_large = bool(areas[order[1]] / areas[order[0]] > second_ratio) if len(contours) > 1 else None
     filled = np.zeros(foreground.shape, np.uint8)
     cv2.drawContours(filled, [largest], -1, 1, thickness=cv2.FILLED)
-    (cx, cy), (w, h), angle = cv2.minAreaRect(largest)
-    # contour points are pixel indices (centres at +0.5); the pixels themselves reach half a pixel further
-    rotated = (cx + 0.5, cy + 0.5, w + 1.0, h + 1.0, angle)
-    x, y, bw, bh = cv2.boundingRect(largest)
-    ratio = (bw * bh) / max(rotated[2] * rotated[3], 1e-6)
-    low, high = aa_ratio_range
-    if low < ratio < high:
-        polygon = np.array([[x, y], [x + bw, y], [x + bw, y + bh], [x, y + bh]], np.float64)
+    min_area_rect = cv2.minAreaRect(largest)
+    rect = cv2.boxPoints(min_area_rect).astype(np.float64)
+    if rotated_fit:
+        fitted = fit_rotated_box(filled, largest)
     else:
-        polygon = cv2.boxPoints(((rotated[0], rotated[1]), (rotated[2], rotated[3]), angle)).astype(np.float64)
-    px0, py0 = polygon.min(axis=0)
-    px1, py1 = polygon.max(axis=0)
-    return MaskFit(mask=filled, rotated_box=rotated, polygon=polygon,
-                   box=(float(px0), float(py0), float(px1 - px0), float(py1 - py0)),
-                   second_contour_large=bool(second_large))
+        points = largest.reshape(-1, 2)
+        (x0, y0), (x1, y1) = points.min(axis=0), points.max(axis=0)
+        fitted = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], np.float64)
+    low, high = fit_ratio_range
+    rect_area = _quad_area(rect)
+    if not (rect_area > 0 and low < _quad_area(fitted) / rect_area < high):
+        fitted = None
+    return MaskFit(mask=filled, area=float(areas[order[0]]), rect=rect, fitted=fitted,
+                   second_contour_large=second_large, min_area_rect=min_area_rect)
+
+
+def _quad_area(corners: np.ndarray) -> float:
+    """|c0 - c1| x |c1 - c2|: the area of a rectangle given by its corners in order."""
+    return float(np.linalg.norm(corners[0] - corners[1]) * np.linalg.norm(corners[1] - corners[2]))
+
+
+def fit_rotated_box(filled: np.ndarray, contour: np.ndarray, min_inside: float = 0.7, outside_cost: float = 0.5
+                    ) -> np.ndarray:
+    """The published VOT tracker's rotated box for a filled mask: the mask is turned by the angle of an ellipse
+    fitted to its contour (of its minAreaRect when the ellipse is implausibly large), the axis-aligned box there
+    shrinks one side at a time while its overlap score grows (mask pixels inside / (``outside_cost`` x box pixels
+    outside the mask + all mask pixels), keeping ``min_inside`` of them), and its corners are turned back."""
+    points = contour.reshape(-1, 2)
+    (cx, cy), axes, angle = cv2.fitEllipse(points)
+    if axes[0] > filled.shape[0] * 0.6 or axes[1] > filled.shape[1] * 0.6:
+        (cx, cy), _, angle = cv2.minAreaRect(points)
+    turn = cv2.getRotationMatrix2D((cx, cy), angle, 1.0)
+    turned = cv2.warpAffine(filled, turn, (filled.shape[1], filled.shape[0]))
+    x0, y0, x1, y1 = _shrunk_box(turned, min_inside, outside_cost)
+    corners = np.array([[x0, y0, 1], [x1, y0, 1], [x1, y1, 1], [x0, y1, 1]], np.float64)
+    return corners @ cv2.invertAffineTransform(turn).T
+
+
+def _shrunk_box(mask: np.ndarray, min_inside: float, outside_cost: float) -> tuple[int, int, int, int]:
+    """Inclusive pixel box (x0, y0, x1, y1) of the largest blob, shrunk greedily as ``fit_rotated_box`` says."""
+    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    points = max(contours, key=cv2.contourArea).reshape(-1, 2)
+    height, width = mask.shape
+    x0, y0 = max(int(points[:, 0].min()), 0), max(int(points[:, 1].min()), 0)
+    x1, y1 = min(int(points[:, 0].max()), width - 1), min(int(points[:, 1].max()), height - 1)
+    integral = cv2.integral(mask)
+    total = float(mask.sum())
+
+    def score(bx0: int, by0: int, bx1: int, by1: int) -> float:
+        if not (by0 < height and bx0 < width and by1 >= 0 and bx1 >= 0):
+            return -1.0
+        inside = float(integral[by1 + 1, bx1 + 1] - integral[by1 + 1, bx0] - integral[by0, bx1 + 1]
+                       + integral[by0, bx0])
+        if inside / total < min_inside:
+            return -1.0
+        union = outside_cost * ((by1 - by0 + 1) * (bx1 - bx0 + 1) - inside) + total
+        return inside / union if union >= 1e-3 else -1.0
+
+    box = [x0, y0, x1, y1]
+    best = -1.0
+    changed = True
+    while changed:
+        changed = False
+        for side, step in ((1, 1), (0, 1), (3, -1), (2, -1)):  # top, left, bottom, right, in the published order
+            candidate = list(box)
+            candidate[side] += step
+            value = score(*candidate)
+            if value > best:
+                box, best, changed = candidate, value, True
+    return box[0], box[1], box[2], box[3]
 
 
 def box_iou(a: Box, b: Box) -> float:

@@ -14,23 +14,28 @@ class MemoryBank:
     def __init__(self, params: TrackerParams) -> None:
         self.params = params
         self.entries: deque[Any] = deque(maxlen=params.bank_capacity)
-        self.last_added = 1  # the initial frame counts as the last addition
+        self.last_update = 0  # the frame of the last attempt to add (0: none yet; the initial frame is 1)
 
     def due(self, frame: int, hard_negative: bool) -> bool:
-        """Whether frame ``frame`` (1 = initial) adds a sample, given a DCF or segmentation hard negative.
+        """Whether frame ``frame`` (1 = initial) tries to add a sample, given a DCF or segmentation hard negative.
 
-        Hard negative: when at least ``bank_hard_negative_gap`` frames passed since the last addition. Otherwise
-        every frame from 2 to ``bank_every_frame_until``, then every frame divisible by ``bank_interval``."""
+        As published: on a hard negative, when at least ``bank_hard_negative_gap`` frames passed since the last
+        attempt (and not otherwise, even if the schedule would); without one, on every frame up to
+        ``bank_every_frame_until`` and then when at least ``bank_interval`` frames passed (``bank_on_schedule``)."""
         p = self.params
+        gap = frame - self.last_update
         if p.bank_capacity == 0:
             return False
         if hard_negative:
-            return frame - self.last_added >= p.bank_hard_negative_gap
-        return 2 <= frame <= p.bank_every_frame_until or frame % p.bank_interval == 0
+            return gap >= p.bank_hard_negative_gap
+        return p.bank_on_schedule and (frame <= p.bank_every_frame_until or gap >= p.bank_interval)
 
-    def add(self, entry: Any, frame: int) -> None:
+    def attempted(self, frame: int) -> None:
+        """Frame ``frame`` tried to add a sample (whether or not its crop held a target)."""
+        self.last_update = frame
+
+    def add(self, entry: Any) -> None:
         self.entries.append(entry)
-        self.last_added = frame
 
     def __len__(self) -> int:
         return len(self.entries)

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 PROFILES = ("default", "vot", "lite")
+BOOL_PARAMS = ("one_backbone_pass", "antialias_crops", "sample_filter", "relearn_at_new_position", "bank_on_schedule",
+               "rotated_box_fit")
 
 
 def _p(default: Any, low: float, high: float, doc: str) -> Any:
@@ -30,7 +32,10 @@ class TrackerParams:
                "re-centred on the DCF's position, and bank entries reuse that crop: one backbone pass per frame "
                "(the lite profile; dcf_search_area_scale and dcf_sample_size are then unused)"})
     dcf_search_area_scale: float = _p(4.5, 1.0, 20.0, "DCF crop side / sqrt(target area)")
-    dcf_sample_size: int = _p(288, 64, 1024, "DCF crop side after resizing, px (VOT: 360); a multiple of 8")
+    dcf_sample_size: int = _p(288, 64, 1024, "DCF crop side after resizing, px (VOT: 352); a multiple of 8")
+    dcf_scale_reference: int = _p(0, 0, 1024, "the crop side the DCF target scale refers to, 0 = dcf_sample_size; "
+                                  "VOT: 360, the side its parameters ask, which the tracker cuts to 352 (an even "
+                                  "number of cells) while keeping the 360-px scale")
     feature_stride: int = _p(16, 1, 64, "stride of the DCF features (layer3: 16)")
     projection_dim: int = _p(64, 1, 1024, "channels after the learned projection (capped at the feature channels)")
     filter_size: int = _p(4, 1, 9, "spatial size of the DCF filter, cells")
@@ -43,7 +48,7 @@ class TrackerParams:
     init_gauss_newton_iterations: int = _p(6, 1, 50, "first frame: Gauss-Newton iterations")
     init_cg_iterations: int = _p(10, 1, 100, "first frame: conjugate-gradient iterations per Gauss-Newton step")
     update_cg_iterations: int = _p(5, 1, 100, "filter refresh: conjugate-gradient iterations")
-    update_interval: int = _p(10, 1, 1000, "refresh the filter every this many frames (and on a hard negative)")
+    update_interval: int = _p(10, 1, 1000, "refresh the filter on frames 1 + k x this (and on a hard negative)")
     augmentation_expansion: float = _p(2.0, 1.0, 4.0, "first frame: the augmentation crop is this much larger")
     sample_memory_size: int = _p(250, 30, 5000, "DCF training samples kept (VOT: 300)")
     learning_rate: float = _p(0.0075, 0.0, 1.0, "weight of a new DCF sample")
@@ -51,16 +56,26 @@ class TrackerParams:
     target_neighborhood_scale: float = _p(2.2, 0.5, 10.0, "zeroed around peak 1 before peak 2, x target size")
     hard_negative_threshold: float = _p(0.3, 0.0, 1.0, "hard negative when peak2 > threshold * peak1")
     min_target_fraction_inside: float = _p(0.2, 0.0, 1.0, "the DCF position keeps this much of the target inside")
-    lost_search_growth: float = _p(2.0, 1.0, 4.0,
+    hard_negative_cg_iterations: int = _p(5, 0, 100, "filter refresh on a DCF hard negative: CG iterations")
+    lost_search_growth: float = _p(1.0, 1.0, 4.0,
                                    "while LOST the DCF crop covers this many times more pixels per side at the "
-                                   "same scale, so the search widens (not in the published tracker)")
+                                   "same scale, so the search widens (not in the published tracker: 1 = off; "
+                                   "lite: 2)")
+    antialias_crops: bool = field(default=False, metadata={
+        "doc": "large downscales subsample and average-pool before the bilinear crop (not in the published "
+               "tracker, which samples bilinearly at any scale; lite: on)"})
     # -- online sample filter and uncertainty --
     uncertainty_start_frame: int = _p(5, 1, 1000, "u = 0 and r = 1 up to this frame")
-    peak_history: int = _p(25, 1, 1000, "u = mean(last accepted peaks) / peak")
+    peak_history: int = _p(25, 1, 1000, "u = mean(last accepted peaks, seeded with 1.0 at the first frame) / peak")
     confidence_history: int = _p(5, 1, 1000, "r = c / mean(last accepted confidences)")
     uncertainty_threshold: float = _p(3.0, 1.0, 100.0, "u below: move to the DCF peak, learn, update the bank")
     confidence_accept_ratio: float = _p(0.3, 0.0, 10.0, "r above: the confidence enters its history")
     sample_filter_ratio: float = _p(0.15, 0.0, 10.0, "r above (and u below its threshold): add the DCF sample")
+    sample_filter: bool = field(default=True, metadata={
+        "doc": "the confidence ratio gates DCF learning (the VOT tracker learns on every u < 3 frame)"})
+    relearn_at_new_position: bool = field(default=False, metadata={
+        "doc": "the DCF sample is a new crop centred on the frame's final position (VOT tracker) instead of the "
+               "frame's search crop with its label moved there"})
     segmentation_uncertainty: float = _p(10.0, 1.0, 1000.0, "u below: segment this frame; above: LOST")
     scale_uncertainty: float = _p(3.5, 1.0, 100.0, "u below: the mask may update the scale")
     # -- segmentation --
@@ -68,25 +83,36 @@ class TrackerParams:
     segm_size: int = _p(384, 64, 1024, "segmentation crop side after resizing, px; a multiple of 16")
     segm_threshold: float = _p(0.5, 0.0, 1.0, "foreground when softmax channel 0 exceeds this (box init)")
     segm_threshold_mask_init: float = _p(0.2, 0.0, 1.0, "the same when initialised from a mask")
+    init_dilation: float = _p(0.05, 0.0, 1.0, "box initialisation: the refined reference mask is kept within the box "
+                              "dilated by max(5, this x the smaller box side) crop px")
     init_mask_threshold: float = _p(0.1, 0.0, 1.0, "a given initial mask is foreground above this")
     min_contour_area: float = _p(50.0, 0.0, 1e6, "smallest target contour, crop px")
     second_contour_ratio: float = _p(0.4, 0.0, 1.0, "segmentation hard negative when contour 2 > ratio * contour 1")
     aa_box_area_ratio: tuple[float, float] = field(default=(0.1, 2.5), metadata={
-        "doc": "the axis-aligned box replaces the rotated one when area(aa)/area(rotated) is inside this range"})
-    area_history: int = _p(25, 1, 1000, "mask areas averaged for the change test")
+        "doc": "the box fitted to the mask replaces its minAreaRect in the output when area(fit)/area(minAreaRect) "
+               "is inside this range"})
+    rotated_box_fit: bool = field(default=False, metadata={
+        "doc": "the box fitted to the mask is rotated (VOT tracker: ellipse angle, greedily shrunk sides) instead of "
+               "the mask's axis-aligned extent"})
+    area_history: int = _p(25, 1, 1000, "mask contour areas (crop px) averaged for the change test")
     area_change_scale: float = _p(2.0, 0.0, 100.0, "|area - mean| / mean below: scale update; at or above: "
                                   "mask rejected")
     area_change_position: float = _p(1.0, 0.0, 100.0, "|area - mean| / mean below: position = polygon centre")
     scale_step_range: tuple[float, float] = field(default=(0.95, 1.05), metadata={
         "doc": "per-frame limits of the scale factor"})
+    scale_step_range_mask_init: tuple[float, float] = field(default=(0.9, 1.1), metadata={
+        "doc": "the same when initialised from a mask"})
     min_target_scale: float = _p(0.2, 0.0, 10.0, "a scale update must leave the DCF target scale above this")
     max_scale_change: float = _p(0.75, 0.0, 10.0, "a scale update needs a relative change below this")
     # -- segmentation memory bank --
     bank_capacity: int = _p(4, 0, 100, "bank samples kept, oldest evicted")
     bank_search_area_scale: float = _p(4.5, 1.0, 20.0, "crop side / sqrt(target area) of a bank sample")
+    bank_on_schedule: bool = field(default=True, metadata={
+        "doc": "add samples on the schedule below besides hard negatives (the VOT tracker: hard negatives only)"})
     bank_every_frame_until: int = _p(10, 1, 1000, "add a sample on every frame from 2 up to this frame")
-    bank_interval: int = _p(20, 1, 1000, "afterwards, add one on every frame divisible by this")
-    bank_hard_negative_gap: int = _p(10, 1, 1000, "on a hard negative, add when this many frames passed")
+    bank_interval: int = _p(20, 1, 1000, "afterwards, add one when this many frames passed since the last addition")
+    bank_hard_negative_gap: int = _p(10, 1, 1000, "on a hard negative, add when this many frames passed since the "
+                                     "last addition")
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -98,12 +124,13 @@ class TrackerParams:
                     raise ValueError(f"{f.name}={value!r} is out of range [{low}, {high}]: {f.metadata['doc']}")
                 if isinstance(f.default, int) and not isinstance(value, int):
                     raise ValueError(f"{f.name} must be an integer, got {value!r}")
-        if not isinstance(self.one_backbone_pass, bool):
-            raise ValueError(f"one_backbone_pass must be true or false, got {self.one_backbone_pass!r}")
+        for name in BOOL_PARAMS:
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be true or false, got {getattr(self, name)!r}")
         if len(self.spatial_penalty) != self.filter_size or min(self.spatial_penalty) < 0:
             raise ValueError(f"spatial_penalty needs {self.filter_size} non-negative values (one per filter tap), "
                              f"got {self.spatial_penalty!r}")
-        for name in ("aa_box_area_ratio", "scale_step_range"):
+        for name in ("aa_box_area_ratio", "scale_step_range", "scale_step_range_mask_init"):
             low, high = getattr(self, name)
             if not 0 < low <= high:
                 raise ValueError(f"{name} must be (low, high) with 0 < low <= high, got {(low, high)!r}")
@@ -113,14 +140,18 @@ class TrackerParams:
 
     @classmethod
     def profile(cls, name: str = "default") -> TrackerParams:
-        """The published parameters ("default"), their VOT variant ("vot": larger DCF crop and memory) or "lite":
-        one backbone pass per frame for a light backbone whose layer3 also feeds the DCF (EfficientNet-Lite)."""
+        """The published tracker ("default"), the published VOT tracker ("vot": larger DCF crop and memory, no
+        sample filter, DCF samples re-cropped at the new position, memory bank on hard negatives only, rotated box
+        fit) or "lite" (ours, not published): one backbone pass per frame for a light backbone whose layer3 also
+        feeds the DCF (EfficientNet-Lite), a wider search while LOST and anti-aliased crops."""
         if name == "default":
             return cls()
         if name == "vot":
-            return cls(dcf_sample_size=360, sample_memory_size=300)
+            return cls(dcf_sample_size=352, dcf_scale_reference=360, sample_memory_size=300, sample_filter=False,
+                       relearn_at_new_position=True, bank_on_schedule=False, bank_hard_negative_gap=20,
+                       second_contour_ratio=0.25, rotated_box_fit=True)
         if name == "lite":
-            return cls(one_backbone_pass=True)
+            return cls(one_backbone_pass=True, lost_search_growth=2.0, antialias_crops=True)
         raise ValueError(f"unknown profile {name!r}; choose from {PROFILES}")
 
     def with_overrides(self, **overrides: Any) -> TrackerParams:

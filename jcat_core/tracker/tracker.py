@@ -1,12 +1,15 @@
 """The JCAT online tracker: DCF localisation, sample filter, segmentation with a memory bank, mask-based box/scale.
 
+Each frame runs the published tracker's stages in order (JCAT_SPEC section 3), one method each: localise (DCF
+peak), assess (uncertainty u, confidence ratio r), decide the position, segment (mask, scale, position, output
+box), learn (DCF sample), refresh (filter), feed the memory bank; then the state.
+
 Coordinates: 0-based pixels, boxes (x, y, w, h) with (x, y) the top-left corner; see geometry.py.
 
-States (per frame), from the uncertainty u, the confidence ratio r (uncertainty.py) and the mask:
+States (ours; the published tracker reports none), from u, r and the mask:
 - TRACKING: u < ``uncertainty_threshold`` (3), r > ``sample_filter_ratio`` (0.15) and a mask was accepted.
-- LOST: u >= ``segmentation_uncertainty`` (10), or u >= 3 with no accepted mask. While LOST the DCF keeps searching
-  around the last position with a crop ``lost_search_growth`` times wider, and the state returns to TRACKING as
-  soon as the rules above hold again.
+- LOST: u >= ``segmentation_uncertainty`` (10), or u >= 3 with no accepted mask. With ``lost_search_growth`` > 1
+  (the lite profile) the DCF searches a wider crop while LOST.
 - UNCERTAIN: everything else.
 Score in [0, 1]: min(1, 1/u) (1 up to frame 5) x min(1, r), halved when no mask was accepted.
 """
@@ -23,6 +26,7 @@ from enum import StrEnum
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from jcat_core.models.precision import Precision, autocast
 from jcat_core.tracker.augment import first_frame_samples
@@ -44,7 +48,7 @@ from jcat_core.tracker.memory_bank import MemoryBank
 from jcat_core.tracker.network import Features, TrackerNetwork
 from jcat_core.tracker.params import TrackerParams
 from jcat_core.tracker.readback import to_host
-from jcat_core.tracker.scale import ScaleEstimator
+from jcat_core.tracker.scale import MaskDecision, ScaleEstimator
 from jcat_core.tracker.uncertainty import Assessment, SampleFilter
 
 
@@ -63,6 +67,29 @@ class TrackOutput:
     mask: np.ndarray  # HxW bool; all False when no mask was accepted
     score: float
     state: TrackerState
+    polygon: np.ndarray | None = None  # 4x2 image (x, y) corners of the box fitted to the mask (VOT's region)
+
+
+@dataclass
+class FrameRecord:
+    """The published tracker's decisions on one frame, as this tracker took them (traces, tests, diagnostics)."""
+
+    frame: int
+    dcf_peak: tuple[float, float] = (0.0, 0.0)  # image (x, y) of the DCF score peak
+    hard_negative: bool = False  # DCF: peak 2 > 0.3 x peak 1
+    uncertainty: float = 0.0
+    ratio: float = 1.0
+    moved: bool = False  # u < 3: position (kept inside) and scale follow the DCF; learning and the bank may run
+    segmented: bool = False
+    mask_area: float | None = None  # largest contour, crop px
+    area_change: float | None = None
+    position_source: str = "dcf"  # "mask" (minAreaRect centre), "dcf" (the peak) or "kept"
+    learned: bool = False
+    label_xy: tuple[float, float] | None = None  # image (x, y) the new DCF sample's label is centred on
+    refresh_iterations: int = 0
+    bank_added: bool = False
+    segm_hard_negative: bool = False
+    scale_changed: bool = False
 
 
 # Parameters that only steer per-frame decisions, so they may change between two frames without a new tracker;
@@ -71,7 +98,9 @@ RUNTIME_PARAMS = frozenset({
     "uncertainty_threshold", "confidence_accept_ratio", "sample_filter_ratio", "segmentation_uncertainty",
     "scale_uncertainty", "hard_negative_threshold", "learning_rate", "hard_negative_learning_rate",
     "update_interval", "segm_threshold", "segm_threshold_mask_init", "min_contour_area", "second_contour_ratio",
-    "area_change_scale", "area_change_position", "bank_interval", "bank_hard_negative_gap",
+    "area_change_scale", "area_change_position", "bank_interval", "bank_hard_negative_gap", "sample_filter",
+    "bank_on_schedule", "bank_every_frame_until", "hard_negative_cg_iterations", "max_scale_change",
+    "min_target_scale", "scale_step_range", "scale_step_range_mask_init", "aa_box_area_ratio",
 })
 
 
@@ -102,12 +131,13 @@ class JcatTracker:
         self.size = (0.0, 0.0)
         self.lost = False
         self.initialised_from_mask = False
+        self.segm_hard_negative = False  # sticky: set and cleared only by frames with two or more contours
         self.dcf = CorrelationFilter(self.params, self.device)
         self.sample_filter = SampleFilter(self.params)
         self.bank = MemoryBank(self.params)
         self.scale = ScaleEstimator(self.params)
         self.last_assessment: Assessment | None = None
-        self._pending_bank: tuple[torch.Tensor, Features, int] | None = None  # segmented, not yet on the host
+        self.last_record: FrameRecord | None = None
 
     @property
     def initialized(self) -> bool:
@@ -174,7 +204,7 @@ class JcatTracker:
         window = self._dcf_window(1.0)
         expanded = CropWindow(window.cx, window.cy, window.side * p.augmentation_expansion,
                               round(window.size * p.augmentation_expansion))
-        samples, centres = first_frame_samples(crop(frame, expanded) / 255.0, window.size)
+        samples, centres = first_frame_samples(self._crop(frame, expanded) / 255.0, window.size)
         with self._network_scope():
             features = self.network.dcf_features(samples).float()
         stride = window.size / features.shape[-1]
@@ -183,36 +213,80 @@ class JcatTracker:
         self.dcf.initialize(features, cells, self._label_sigma(window, stride))
 
     def _start_segmentation(self, frame: torch.Tensor, box: Box, target_mask: np.ndarray | None) -> None:
+        """The reference crop, its mask and the area history's seed. From a box, as published: the head runs once
+        with the crop as reference and test and the box's crop as mask; the reference mask is its foreground
+        within the box's crop dilated by max(5, ``init_dilation`` x the smaller side) crop px."""
         p = self.params
         window = self._segm_window()
-        image = crop(frame, window) / 255.0
+        image = self._crop(frame, window) / 255.0
         with self._network_scope():
             features = self.network.extract_features(image)
         if target_mask is not None:
             mask_t = torch.from_numpy(target_mask.astype(np.float32)).to(self.device)[:, :, None]
-            reference = (crop(mask_t, window, pad_with_border=False) > 0.5).float()
+            reference = (crop(mask_t, window, pad_with_border=False) > p.init_mask_threshold).float()
         else:
-            boxed = box_mask(box, window).to(self.device).view(1, 1, p.segm_size, p.segm_size)
+            boxed = box_mask(box, window, self.image_shape).to(self.device).view(1, 1, p.segm_size, p.segm_size)  # type: ignore[arg-type]
             with self._network_scope():
                 logits = self.network.segment(features, features, boxed, self._dist_arg(), ())
-            refined = (torch.softmax(logits.float(), dim=1)[:, :1] > p.segm_threshold).float() * boxed
+            k = max(5, round(p.init_dilation * min(box[2], box[3]) / window.scale))
+            dilated = F.max_pool2d(F.pad(boxed, (k // 2, k - 1 - k // 2) * 2), k, stride=1)  # cv2.dilate's anchor
+            refined = (torch.softmax(logits.float(), dim=1)[:, :1] > p.segm_threshold).float() * dilated
             # a network that finds nothing in the box (e.g. untrained) keeps the box itself as the reference
             reference = refined if float(refined.sum()) > p.min_contour_area else boxed
         self.reference_features = features
         self.reference_mask = reference
-        self.scale.areas.append(float(reference.sum()) * window.scale**2)
+        self.scale.areas.append(float(reference.sum()))
 
     # -- every frame --
     def _track(self, frame: torch.Tensor) -> TrackOutput:
-        """One frame. The device locates the DCF peak, decides whether to move there and segments the crop at
-        the resulting position (with ``one_backbone_pass``: the DCF's own crop, from the same backbone pass); one
-        read-back brings those results to the host, which does the geometry."""
+        """One frame, stage by stage. The device localises the DCF peak and segments the crop centred on it; one
+        read-back brings both to the host, which takes the decisions and does the geometry. A frame that feeds the
+        memory bank reads its bank crop's foreground once more (the entry is used from the next frame on)."""
         p = self.params
+        record = FrameRecord(self.frame)
         growth = p.lost_search_growth if self.lost else 1.0
         one_pass = p.one_backbone_pass and growth == 1.0  # a widened search while LOST is a crop of its own
+        window, projected, values, seg_features = self._localise(frame, growth, one_pass)
+        with self._stage("segmentation"):
+            # segmented before the host knows whether the frame is usable: the read-back below is the only one
+            centre = self._segmentation_centre(values, window)
+            if one_pass:
+                seg_window, foreground = window, self._foreground(seg_features)
+            else:
+                seg_window = self._segm_window()
+                reach = window.side / 2 + self._outside_distance()
+                foreground, seg_features = self._segment(
+                    crop_moved(frame, seg_window, centre, reach, p.antialias_crops) / 255.0)
+        host = to_host({"dcf": values, "centre": centre, "foreground": foreground})
+        found = Localization.from_values(host["dcf"], p.hard_negative_threshold)
+        peak = (found.x * window.scale + window.origin[0], found.y * window.scale + window.origin[1])
+        segm_centre = (float(host["centre"][0]), float(host["centre"][1]))
+        if not one_pass:
+            seg_window = seg_window.moved_to(*segm_centre)
+        assessment = self.sample_filter.assess(self.frame, found.peak, found.confidence)
+        self.last_assessment = assessment
+        record.dcf_peak, record.hard_negative = peak, found.hard_negative
+        record.uncertainty, record.ratio, record.moved = assessment.uncertainty, assessment.ratio, assessment.move
+        size_at_start = self.size
+        self._decide_position(assessment, peak)
+        result = self._segmentation_result(host["foreground"], seg_window, assessment, segm_centre, record)
+        self._learn(frame, assessment, found, window, projected, size_at_start, growth, record)
+        self._refresh(found, record)
+        self._feed_bank(frame, assessment, found, segm_centre, size_at_start, seg_features, result.fit, record)
+        state = self._state(assessment, result.accepted)
+        self.lost = state is TrackerState.LOST
+        self.last_record = record
+        return TrackOutput(box=result.box, rotated_box=result.rotated, mask=result.mask, polygon=result.polygon,
+                           score=self._score(assessment, result.accepted), state=state)
+
+    def _localise(self, frame: torch.Tensor, growth: float, one_pass: bool
+                  ) -> tuple[CropWindow, torch.Tensor, torch.Tensor, Features | None]:
+        """Stage 1, on the device: the DCF crop at the current position, its RMS-normalised projected features
+        and the score's (x, y, peak, second peak, confidence) (``CorrelationFilter.localize``)."""
+        seg_features = None
         with self._stage("dcf_features"):
             window = self._dcf_window(growth)
-            image = crop(frame, window) / 255.0
+            image = self._crop(frame, window) / 255.0
             with self._network_scope():
                 if one_pass:
                     seg_features = self.network.extract_features(image)
@@ -223,68 +297,142 @@ class JcatTracker:
         with self._stage("dcf_localize"):
             target_in_crop = (self.size[0] / window.scale, self.size[1] / window.scale)
             values, _ = self.dcf.localize(projected, window.size, self._hann(window.size), target_in_crop)
-            move = values[2] > self.sample_filter.move_threshold(self.frame)
-            reach = window.side / 2  # the peak lies in the DCF crop, which is centred on the current position
-            centre = torch.stack([self._next_centre(values[axis], move, window, axis, reach) for axis in (0, 1)])
-        with self._stage("segmentation"):
-            # segmented before the host knows whether the frame is usable: the read-back below is the only one
-            if one_pass:
-                seg_window = window
-                foreground = self._foreground(seg_features)
-            else:
-                seg_window = self._segm_window()
-                foreground, seg_features = self._segment(crop_moved(frame, seg_window, centre, reach) / 255.0)
-        host = to_host({"dcf": values, "centre": centre, "foreground": foreground, **self._pending_bank_mask()})
-        found = Localization.from_values(host["dcf"], p.hard_negative_threshold)
-        assessment = self.sample_filter.assess(self.frame, found.peak, found.confidence)
-        self.last_assessment = assessment
-        self._add_pending_bank_sample(host)
-        if not one_pass:
-            seg_window = CropWindow(float(host["centre"][0]), float(host["centre"][1]), seg_window.side,
-                                    seg_window.size)
+        return window, projected, values, seg_features
+
+    def _segmentation_centre(self, values: torch.Tensor, window: CropWindow) -> torch.Tensor:
+        """On the device, where the published tracker segments: the DCF peak in the image, clamped to the image's
+        pixel range (whatever u is)."""
+        height, width = self.image_shape  # type: ignore[misc]
+        x = (values[0] * window.scale + window.origin[0]).clamp(0, width - 1)
+        y = (values[1] * window.scale + window.origin[1]).clamp(0, height - 1)
+        return torch.stack([x, y])
+
+    def _decide_position(self, assessment: Assessment, peak: tuple[float, float]) -> None:
+        """Stage 3: with u < 3 the position goes to the DCF peak, keeping ``min_target_fraction_inside`` of the
+        target in the image; otherwise it stays until the segmentation stage decides."""
         if assessment.move:
-            self.position = (float(host["centre"][0]), float(host["centre"][1]))
-            if assessment.learn and growth == 1.0:  # a widened crop does not fit the sample memory
-                with self._stage("dcf_update"):
-                    stride = window.size / features.shape[-1]
-                    rate = p.hard_negative_learning_rate if found.hard_negative else p.learning_rate
-                    self.dcf.add_sample(projected, self.dcf.label_centre(found.x, found.y, stride),
-                                        self._label_sigma(window, stride), rate)
-                    if found.hard_negative or self.frame % p.update_interval == 0:
-                        self.dcf.refine(p.update_cg_iterations)
-        output_box = self._dcf_box()
-        rotated = (*self.position, *self.size, 0.0)
-        mask = np.zeros(self.image_shape, bool)  # type: ignore[arg-type]
-        mask_accepted = segmentation_hard_negative = False
+            self.position = self._keep_inside(*peak)
+
+    def _segmentation_result(self, foreground: np.ndarray, window: CropWindow, assessment: Assessment,
+                             segm_centre: tuple[float, float], record: FrameRecord) -> _Segmentation:
+        """Stage 4 (u < 10): the largest contour gives the mask, the scale step, the position (minAreaRect centre
+        when the area is consistent) and the output box; without a usable mask, and when u >= 10, the position is
+        the segmentation centre (the clamped DCF peak) and the output the DCF box."""
+        p = self.params
         fit = None
+        decision: MaskDecision | None = None
         if assessment.uncertainty < p.segmentation_uncertainty:
+            record.segmented = True
             with self._stage("mask_geometry"):
-                fit = self._fit(host["foreground"])
+                fit = self._fit(foreground)
                 if fit is not None:
-                    segmentation_hard_negative = fit.second_contour_large
-                    area_scale = seg_window.scale**2
-                    decision = self.scale.decide(assessment.uncertainty, float(fit.mask.sum()) * area_scale,
-                                                 fit.polygon_area * area_scale, self.size[0] * self.size[1],
-                                                 self._dcf_window(1.0).scale)
-                    if decision.accepted:
-                        mask_accepted = True
-                        output_box = seg_window.box_to_image(fit.box)
-                        rotated = seg_window.rotated_to_image(fit.rotated_box)
-                        mask = paste_mask(fit.mask, seg_window, self.image_shape)  # type: ignore[arg-type]
-                    self.size = (self.size[0] * decision.scale_factor, self.size[1] * decision.scale_factor)
-                    if decision.move_to_polygon:
-                        centre_xy = seg_window.to_image(np.array([fit.centre]))[0]
-                        self.position = self._keep_inside(*centre_xy)
-        if assessment.move and self.bank.due(self.frame, found.hard_negative or segmentation_hard_negative):
-            with self._stage("memory_bank"):
-                if not one_pass:
-                    self._start_bank_sample(frame)
-                elif fit is not None:  # the segmented crop itself, its mask already fitted
-                    self._add_bank_entry(seg_features, fit.mask, self.frame)
-        state = self._state(assessment, mask_accepted)
-        self.lost = state is TrackerState.LOST
-        return TrackOutput(box=output_box, rotated_box=rotated, mask=mask,
-                           score=self._score(assessment, mask_accepted), state=state)
+                    decision = self._apply_mask(fit, window, assessment.uncertainty, record)
+        if decision is None or not decision.accepted:
+            self.position = segm_centre
+            record.position_source = "dcf"
+            return _Segmentation(self._dcf_box(), (*self.position, *self.size, 0.0), self._empty_mask(), None, fit)
+        if decision.move_to_mask:
+            record.position_source = "mask"
+        elif not assessment.move:
+            record.position_source = "kept"
+        corners = window.index_to_image(fit.output_corners)  # type: ignore[union-attr]
+        (x0, y0), (x1, y1) = corners.min(axis=0), corners.max(axis=0)
+        box = (float(x0), float(y0), float(x1 - x0 + 1), float(y1 - y0 + 1))  # covering the corner pixels
+        mask = paste_mask(fit.mask, window, self.image_shape)  # type: ignore[union-attr,arg-type]
+        return _Segmentation(box, window.rotated_to_image(fit.rotated_box), mask, corners + 0.5, fit)  # type: ignore[union-attr]
+
+    def _apply_mask(self, fit: MaskFit, window: CropWindow, uncertainty: float, record: FrameRecord
+                    ) -> MaskDecision:
+        """The published mask rules: the contour area against its history, the scale step towards the
+        minAreaRect's area-preserving box, the position to the minAreaRect's centre."""
+        p = self.params
+        if fit.second_contour_large is not None:
+            self.segm_hard_negative = fit.second_contour_large
+        record.segm_hard_negative = self.segm_hard_negative
+        rect = window.index_to_image(fit.rect)
+        target_scale = self._target_scale()
+        step_range = p.scale_step_range_mask_init if self.initialised_from_mask else p.scale_step_range
+        decision = self.scale.decide(uncertainty, fit.area, self._wanted_scale(rect, target_scale), target_scale,
+                                     step_range)
+        record.mask_area, record.area_change = fit.area, decision.area_change
+        record.scale_changed = decision.scale_factor != 1.0
+        self.size = (self.size[0] * decision.scale_factor, self.size[1] * decision.scale_factor)
+        if decision.move_to_mask:
+            cx, cy = rect.mean(axis=0) + 0.5  # pixel indices -> continuous coordinates
+            self.position = (float(cx), float(cy))
+        return decision
+
+    def _wanted_scale(self, rect: np.ndarray, current: float) -> float:
+        """The DCF target scale the mask asks for: that of the area-preserving box of the minAreaRect (same
+        centre, the rectangle's area, its hull's aspect, +1 px per side)."""
+        p = self.params
+        extent = rect.max(axis=0) - rect.min(axis=0)
+        hull_area = float(extent[0] * extent[1])
+        rect_area = float(np.linalg.norm(rect[0] - rect[1]) * np.linalg.norm(rect[1] - rect[2]))
+        if hull_area <= 0:
+            return current
+        shrink = math.sqrt(rect_area / hull_area)
+        side = math.sqrt((shrink * extent[0] + 1) * (shrink * extent[1] + 1))
+        return side * p.dcf_search_area_scale / p.dcf_sample_size
+
+    def _learn(self, frame: torch.Tensor, assessment: Assessment, found: Localization, window: CropWindow,
+               projected: torch.Tensor, size_at_start: tuple[float, float], growth: float, record: FrameRecord
+               ) -> None:
+        """Stage 5 (u < 3, and r > 0.15 with the sample filter): the frame's DCF crop joins the sample memory with
+        its label centred on the final position; the VOT tracker crops the sample anew around that position."""
+        p = self.params
+        if not assessment.learn or growth != 1.0:  # a widened crop does not fit the sample memory
+            return
+        with self._stage("dcf_update"):
+            if p.relearn_at_new_position:
+                window = CropWindow.around(*self.position, *size_at_start, self._dcf_area_scale(), p.dcf_sample_size)
+                with self._network_scope():
+                    projected = self.dcf.project(self.network.dcf_features(self._crop(frame, window) / 255.0).float())
+            stride = window.size / projected.shape[-1]
+            crop_x, crop_y = (self.position[0] - window.origin[0]) / window.scale, \
+                (self.position[1] - window.origin[1]) / window.scale
+            rate = p.hard_negative_learning_rate if found.hard_negative else p.learning_rate
+            self.dcf.add_sample(projected, self.dcf.label_centre(crop_x, crop_y, stride),
+                                self._label_sigma(window, stride), rate)
+        record.learned, record.label_xy = True, self.position
+
+    def _refresh(self, found: Localization, record: FrameRecord) -> None:
+        """Stage 6: conjugate-gradient iterations on the filter on a DCF hard negative and on frames 1 + k x
+        ``update_interval``, whether or not a sample was added."""
+        p = self.params
+        if found.hard_negative:
+            iterations = p.hard_negative_cg_iterations
+        elif (self.frame - 1) % p.update_interval == 0:
+            iterations = p.update_cg_iterations
+        else:
+            return
+        with self._stage("dcf_update"):
+            self.dcf.refine(iterations)
+        record.refresh_iterations = iterations
+
+    def _feed_bank(self, frame: torch.Tensor, assessment: Assessment, found: Localization,
+                   segm_centre: tuple[float, float], size_at_start: tuple[float, float], seg_features: Features,
+                   fit: MaskFit | None, record: FrameRecord) -> None:
+        """Stage 7 (u < 3, on the bank's schedule): segment a wider crop around the segmentation centre and keep
+        its largest contour's mask with the crop's features. The published rule uses the entry from the next frame
+        on, so its mask is read back now: a second read on bank frames. With one backbone pass (lite) the frame's
+        own segmented crop is the entry."""
+        p = self.params
+        if not (assessment.move and self.bank.due(self.frame, found.hard_negative or self.segm_hard_negative)):
+            return
+        self.bank.attempted(self.frame)
+        with self._stage("memory_bank"):
+            if p.one_backbone_pass:
+                bank_fit, features = fit, seg_features
+            else:
+                window = CropWindow.pixel_aligned(*segm_centre, *size_at_start, p.bank_search_area_scale, p.segm_size)
+                foreground, features = self._segment(self._crop(frame, window) / 255.0)
+                bank_fit = self._fit(to_host({"foreground": foreground})["foreground"])
+            if bank_fit is not None:
+                mask_t = torch.from_numpy(bank_fit.mask).to(self.device, non_blocking=True).float()
+                with self._network_scope():
+                    self.bank.add(self.network.bank_entry(features, mask_t.view(1, 1, *bank_fit.mask.shape)))
+                record.bank_added = True
 
     def _segment(self, image: torch.Tensor) -> tuple[torch.Tensor, Features]:
         """Foreground (SxS uint8, on the device) of a 1x3xSxS crop in [0, 1] and the crop's features."""
@@ -300,37 +448,17 @@ class JcatTracker:
                                           tuple(self.bank.entries))
         return (torch.softmax(logits.float(), dim=1)[0, 0] > self.threshold).to(torch.uint8)
 
-    def _start_bank_sample(self, frame: torch.Tensor) -> None:
-        """Segment the bank crop now, on the device; its mask is fitted (and the entry added) when it reaches the
-        host with the next frame's read-back, so bank frames need no read of their own."""
-        p = self.params
-        window = CropWindow.around(*self.position, *self.size, p.bank_search_area_scale, p.segm_size)
-        foreground, features = self._segment(crop(frame, window) / 255.0)
-        self._pending_bank = (foreground, features, self.frame)
-
-    def _pending_bank_mask(self) -> dict[str, torch.Tensor]:
-        return {} if self._pending_bank is None else {"bank_foreground": self._pending_bank[0]}
-
-    def _add_pending_bank_sample(self, host: dict[str, np.ndarray]) -> None:
-        """Fit the pending bank sample's mask, read back in ``host``, and add the entry if a target was found."""
-        if self._pending_bank is None:
-            return
-        _, features, frame = self._pending_bank
-        self._pending_bank = None
-        fit = self._fit(host["bank_foreground"])
-        if fit is not None:
-            self._add_bank_entry(features, fit.mask, frame)
-
-    def _add_bank_entry(self, features: Features, mask: np.ndarray, frame: int) -> None:
-        """Add a crop's features with its fitted SxS mask to the memory bank (uploaded without a read)."""
-        mask_t = torch.from_numpy(mask).to(self.device, non_blocking=True).float().view(1, 1, *mask.shape)
-        with self._network_scope():
-            self.bank.add(self.network.bank_entry(features, mask_t), frame)
-
     # -- helpers --
     def _fit(self, foreground: np.ndarray) -> MaskFit | None:
         p = self.params
-        return fit_mask(foreground, p.min_contour_area, p.second_contour_ratio, p.aa_box_area_ratio)
+        return fit_mask(foreground, p.min_contour_area, p.second_contour_ratio, p.aa_box_area_ratio,
+                        p.rotated_box_fit)
+
+    def _crop(self, frame: torch.Tensor, window: CropWindow) -> torch.Tensor:
+        return crop(frame, window, antialias=self.params.antialias_crops)
+
+    def _empty_mask(self) -> np.ndarray:
+        return np.zeros(self.image_shape, bool)  # type: ignore[arg-type]
 
     def _state(self, assessment: Assessment, mask_accepted: bool) -> TrackerState:
         p = self.params
@@ -354,15 +482,27 @@ class JcatTracker:
     def _dcf_window(self, growth: float) -> CropWindow:
         p = self.params
         base = self._segm_window() if p.one_backbone_pass else \
-            CropWindow.around(*self.position, *self.size, p.dcf_search_area_scale, p.dcf_sample_size)
+            CropWindow.around(*self.position, *self.size, self._dcf_area_scale(), p.dcf_sample_size)
         if growth == 1.0:
             return base
         size = round(base.size * growth / 16) * 16
         return CropWindow(base.cx, base.cy, base.scale * size, size)
 
+    def _dcf_area_scale(self) -> float:
+        """DCF crop side / sqrt(target area): less than ``dcf_search_area_scale`` when the crop is cut shorter than
+        the side its scale refers to (VOT)."""
+        p = self.params
+        return p.dcf_search_area_scale * p.dcf_sample_size / (p.dcf_scale_reference or p.dcf_sample_size)
+
+    def _target_scale(self) -> float:
+        """The published DCF target scale: image px per px of the crop side the scale refers to."""
+        p = self.params
+        reference = p.dcf_scale_reference or p.dcf_sample_size
+        return p.dcf_search_area_scale * math.sqrt(self.size[0] * self.size[1]) / reference
+
     def _segm_window(self) -> CropWindow:
         p = self.params
-        return CropWindow.around(*self.position, *self.size, p.segm_search_area_scale, p.segm_size)
+        return CropWindow.pixel_aligned(*self.position, *self.size, p.segm_search_area_scale, p.segm_size)
 
     def _label_sigma(self, window: CropWindow, stride: float) -> float:
         cells_w = self.size[0] / window.scale / stride
@@ -382,14 +522,11 @@ class JcatTracker:
         (low_x, low_y), (high_x, high_y) = self._inside_bounds()
         return (min(max(cx, low_x), high_x), min(max(cy, low_y), high_y))
 
-    def _next_centre(self, peak: torch.Tensor, move: torch.Tensor, window: CropWindow, axis: int, reach: float
-                     ) -> torch.Tensor:
-        """On the device, one coordinate of the next centre: the DCF peak (crop pixels) in the image, kept inside
-        as ``_keep_inside`` does and within ``reach`` of the current centre, if ``move``; else the current one."""
-        low, high = (bound[axis] for bound in self._inside_bounds())
-        current = self.position[axis]
-        image = (peak * window.scale + window.origin[axis]).clamp(low, high)
-        return torch.where(move, image.clamp(current - reach, current + reach), current)
+    def _outside_distance(self) -> float:
+        """How far the current position lies outside the image's pixel range (0 inside)."""
+        height, width = self.image_shape  # type: ignore[misc]
+        x, y = self.position
+        return max(0.0, -x, x - (width - 1), -y, y - (height - 1))
 
     def _inside_bounds(self) -> tuple[tuple[float, float], tuple[float, float]]:
         height, width = self.image_shape  # type: ignore[misc]
@@ -416,3 +553,18 @@ class JcatTracker:
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
         self.stage_seconds[name] += time.perf_counter() - start
+
+
+@dataclass(frozen=True)
+class _Segmentation:
+    """What the segmentation stage gives the frame's output."""
+
+    box: Box
+    rotated: RotatedBox
+    mask: np.ndarray
+    polygon: np.ndarray | None
+    fit: MaskFit | None
+
+    @property
+    def accepted(self) -> bool:
+        return self.polygon is not None

@@ -27,9 +27,15 @@ def test_defaults_are_the_published_ones_and_vot_changes_crop_and_memory() -> No
     assert (p.sample_memory_size, p.learning_rate, p.hard_negative_learning_rate) == (250, 0.0075, 0.02)
     assert (p.uncertainty_threshold, p.sample_filter_ratio, p.segmentation_uncertainty) == (3.0, 0.15, 10.0)
     assert (p.segm_search_area_scale, p.segm_size, p.bank_capacity, p.bank_search_area_scale) == (4.0, 384, 4, 4.5)
+    assert (p.lost_search_growth, p.antialias_crops, p.sample_filter, p.relearn_at_new_position) == (1.0, False,
+                                                                                                     True, False)
     vot = TrackerParams.profile("vot")
-    assert (vot.dcf_sample_size, vot.sample_memory_size) == (360, 300)
-    assert TrackerParams.profile("lite").one_backbone_pass and not p.one_backbone_pass
+    assert (vot.dcf_sample_size, vot.dcf_scale_reference, vot.sample_memory_size) == (352, 360, 300)
+    assert not vot.sample_filter and vot.relearn_at_new_position and not vot.bank_on_schedule
+    assert (vot.bank_hard_negative_gap, vot.second_contour_ratio, vot.rotated_box_fit) == (20, 0.25, True)
+    lite = TrackerParams.profile("lite")
+    assert lite.one_backbone_pass and lite.antialias_crops and lite.lost_search_growth == 2.0
+    assert not p.one_backbone_pass
     assert set(TrackerParams.describe()) == {f for f in TrackerParams.__dataclass_fields__}
 
 
@@ -79,13 +85,21 @@ def test_fit_mask_finds_the_largest_blob_its_rotated_box_and_flags_a_large_secon
     mask = np.zeros((200, 200), np.uint8)
     corners = cv2.boxPoints(((80.0, 90.0), (60.0, 30.0), 30.0))
     cv2.fillPoly(mask, [np.round(corners).astype(np.int32)], 1)
-    fit = fit_mask(mask, min_area=50, second_ratio=0.4, aa_ratio_range=(0.1, 2.5))
-    assert fit is not None and not fit.second_contour_large
+    fit = fit_mask(mask, min_area=50, second_ratio=0.4, fit_ratio_range=(0.1, 2.5))
+    assert fit is not None and fit.second_contour_large is None  # a single blob leaves the sticky flag alone
     cx, cy, w, h, _ = fit.rotated_box
     assert abs(cx - 80.5) < 1.5 and abs(cy - 90.5) < 1.5 and abs(w * h - 61 * 31) < 0.06 * 1900
-    rows, cols = np.nonzero(mask)
-    assert fit.box == (cols.min(), rows.min(), cols.max() + 1 - cols.min(), rows.max() + 1 - rows.min())
+    assert fit.area == pytest.approx(cv2.contourArea(cv2.findContours(mask, cv2.RETR_EXTERNAL,
+                                                                       cv2.CHAIN_APPROX_NONE)[0][0]))
+    rows, cols = np.nonzero(mask)  # the fitted box: the contour's pixel-index extent
+    np.testing.assert_array_equal(fit.fitted.min(axis=0), (cols.min(), rows.min()))  # type: ignore[union-attr]
+    np.testing.assert_array_equal(fit.fitted.max(axis=0), (cols.max(), rows.max()))  # type: ignore[union-attr]
+    rotated = fit_mask(mask, 50, 0.4, (0.1, 2.5), rotated_fit=True)
+    assert rotated is not None and rotated.fitted is not None  # the VOT fit: a rotated box close to the rectangle
+    assert cv2.contourArea(rotated.fitted.astype(np.float32)) == pytest.approx(60 * 30, rel=0.12)
     cv2.circle(mask, (170, 170), 18, 1, -1)
+    assert fit_mask(mask, 50, 0.4, (0.1, 2.5)).second_contour_large  # type: ignore[union-attr]
+    cv2.circle(mask, (20, 20), 5, 1, -1)  # a third, small blob: the flag compares the two largest only
     assert fit_mask(mask, 50, 0.4, (0.1, 2.5)).second_contour_large  # type: ignore[union-attr]
     assert fit_mask(np.zeros((50, 50), np.uint8), 50, 0.4, (0.1, 2.5)) is None
     tiny = np.zeros((50, 50), np.uint8)
@@ -109,12 +123,18 @@ def test_filter_refresh_equals_the_autodiff_gauss_newton_step_and_learning_fills
     params = TrackerParams(sample_memory_size=40)
     dcf = CorrelationFilter(params, torch.device("cpu"))
     dcf.initialize(torch.randn(8, 32, 12, 12), torch.full((8, 2), 5.5), 1.0)
-    for step in range(40):  # 8 initial samples + 40 online ones: the last 8 replace the lowest weights
+    dcf.add_sample(dcf.project(torch.randn(1, 32, 12, 12)), (5.0, 5.5), 1.0, 0.02)
+    # the published weights: the first online sample gets the rate after the others were divided by 1 - rate
+    assert float(dcf.weights[8]) == pytest.approx(0.02 / (1 / 0.98 + 0.02))
+    for step in range(39):  # 8 initial samples + 40 online ones: the last 8 replace the lowest weights
+        previous = float(dcf.weights[dcf.last_slot])  # type: ignore[index]
         dcf.add_sample(dcf.project(torch.randn(1, 32, 12, 12)), (5.0 + step % 3, 5.5), 1.0, 0.02)
+        ratio = float(dcf.weights[dcf.last_slot]) / previous  # type: ignore[index]
+        assert ratio == pytest.approx(1 / 0.98, rel=0.03)  # each one the previous one's weight / (1 - rate)
     assert dcf.count == 40 and float(dcf.weights.sum()) == pytest.approx(1.0)
     samples, labels, root_w = dcf.samples, dcf.labels, dcf.weights.sqrt().view(-1, 1, 1)
 
-    def residuals(filt: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    def residuals(filt: torch.Tensor) -> tuple[torch.Tensor, ...]:  # samples are stored normalised and projected
         data = mlu(dcf._response(samples, filt), params.mlu_slope) - labels
         return data * root_w, math.sqrt(params.filter_regularization) * dcf.spatial_weight * filt
 
@@ -123,20 +143,24 @@ def test_filter_refresh_equals_the_autodiff_gauss_newton_step_and_learning_fills
     torch.testing.assert_close(dcf.filter, expected, rtol=1e-3, atol=1e-6)  # FFT vs direct convolution
 
 
-def test_memory_bank_schedule_and_eviction_follow_the_spec() -> None:
+def test_memory_bank_schedule_counts_frames_since_the_last_addition_and_evicts_the_oldest() -> None:
     bank = MemoryBank(TrackerParams())
     added = []
     for frame in range(2, 61):
         if bank.due(frame, hard_negative=False):
-            bank.add(frame, frame)
+            bank.attempted(frame)
+            bank.add(frame)
             added.append(frame)
-    assert added == [2, 3, 4, 5, 6, 7, 8, 9, 10, 20, 40, 60]
-    assert list(bank.entries) == [9, 10, 20, 40, 60][-4:]  # capacity 4, oldest evicted
-    assert not bank.due(69, hard_negative=True)  # only 9 frames since frame 60
-    assert bank.due(70, hard_negative=True)
-    bank.add(70, 70)
-    assert not bank.due(79, hard_negative=True) and not bank.due(79, hard_negative=False)
-    assert bank.due(80, hard_negative=False)  # the regular schedule ignores the last hard-negative addition
+    assert added == [2, 3, 4, 5, 6, 7, 8, 9, 10, 30, 50]  # >= 20 frames since the last one, not every 20th
+    assert list(bank.entries) == [9, 10, 30, 50]  # capacity 4, oldest evicted
+    assert not bank.due(59, hard_negative=True)  # only 9 frames since frame 50
+    assert not MemoryBank(TrackerParams()).due(3, hard_negative=True)  # a hard negative never falls through
+    assert bank.due(60, hard_negative=True)
+    bank.attempted(60)
+    assert not bank.due(79, hard_negative=False) and bank.due(80, hard_negative=False)
+    vot = MemoryBank(TrackerParams.profile("vot"))  # hard negatives only, >= 20 frames apart
+    assert not any(vot.due(frame, hard_negative=False) for frame in range(2, 100))
+    assert not vot.due(19, hard_negative=True) and vot.due(20, hard_negative=True)
     assert not MemoryBank(TrackerParams(bank_capacity=0)).due(2, hard_negative=False)
 
 
@@ -150,6 +174,7 @@ def test_sample_filter_gates_moving_and_learning() -> None:
     low_confidence = f.assess(7, peak=1.0, confidence=1.0)  # r = 0.1: moves but learns nothing
     assert low_confidence.move and not low_confidence.learn
     assert list(f.confidences)[-1] == 10.0  # r <= 0.3: the confidence is not accepted
+    assert next(iter(f.peaks)) == 1.0  # the history is seeded with the first frame's peak, 1
     weak_peak = f.assess(8, peak=0.2, confidence=10.0)  # u = 5: neither moves nor learns
     assert weak_peak.uncertainty == pytest.approx(5.0) and not weak_peak.move and not weak_peak.learn
     assert 0.2 not in f.peaks
@@ -159,15 +184,14 @@ def test_sample_filter_gates_moving_and_learning() -> None:
 def test_scale_moves_at_most_five_percent_per_frame_and_large_area_changes_reject_the_mask() -> None:
     estimator = ScaleEstimator(TrackerParams())
     estimator.areas.append(100.0)
-    grow = estimator.decide(uncertainty=1.0, mask_area=150.0, polygon_area=150.0, target_area=100.0,
-                            target_scale=1.0)
-    assert grow.accepted and grow.scale_factor == pytest.approx(1.05) and grow.move_to_polygon
-    huge = estimator.decide(uncertainty=1.0, mask_area=1000.0, polygon_area=1000.0, target_area=100.0,
-                            target_scale=1.0)
-    assert not huge.accepted and huge.scale_factor == 1.0 and not huge.move_to_polygon
-    unsure = estimator.decide(uncertainty=3.6, mask_area=110.0, polygon_area=110.0, target_area=100.0,
-                              target_scale=1.0)
-    assert unsure.accepted and unsure.scale_factor == 1.0
+    steps = (0.95, 1.05)
+    grow = estimator.decide(uncertainty=1.0, area=150.0, wanted_scale=1.3, target_scale=1.0, step_range=steps)
+    assert grow.accepted and grow.scale_factor == pytest.approx(1.05) and grow.move_to_mask
+    assert estimator.decide(1.0, 150.0, 2.0, 1.0, steps).scale_factor == 1.0  # a change >= 0.75 is refused
+    huge = estimator.decide(uncertainty=1.0, area=1000.0, wanted_scale=1.0, target_scale=1.0, step_range=steps)
+    assert not huge.accepted and huge.scale_factor == 1.0 and not huge.move_to_mask
+    unsure = estimator.decide(uncertainty=3.6, area=110.0, wanted_scale=1.02, target_scale=1.0, step_range=steps)
+    assert unsure.accepted and unsure.scale_factor == 1.0 and unsure.move_to_mask  # position whatever u is
 
 
 def test_runtime_parameters_change_between_frames_and_fixed_ones_are_refused() -> None:

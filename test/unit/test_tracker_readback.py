@@ -1,4 +1,5 @@
-"""Per-frame device work reads back to the host exactly once, and the device-placed crop equals the host one."""
+"""Per-frame device work reads back to the host once (twice on the frames that feed the memory bank, whose entry the
+published tracker uses from the next frame on), and the device-placed crop equals the host one."""
 
 from __future__ import annotations
 
@@ -82,10 +83,15 @@ def test_every_tracked_frame_reads_back_once(network: str, monkeypatch: pytest.M
     counter = ReadCounter()
     monkeypatch.setattr(tracker_module, "to_host", counter.counted_to_host)
     states = set()
+    expected = 0
     for index, frame in enumerate(sequence[1:], start=1):
         with counter:
             states.add(tracker.track(frame.image).state)
-        assert counter.transfers == index, f"frame {index}: {counter.transfers - index + 1} transfers"
+        # a bank frame segments its bank crop and reads that mask back too, except with one backbone pass (lite),
+        # whose bank entry is the frame's own segmented crop
+        bank_frame = tracker.bank.last_update == tracker.frame and not tracker.params.one_backbone_pass
+        expected += 2 if bank_frame else 1
+        assert counter.transfers == expected, f"frame {index}: {counter.transfers - expected} extra transfers"
         assert not counter.stray, f"frame {index}: host reads outside the transfer: {counter.stray}"
     if network.startswith("standin"):  # learning, bank additions and the occlusion's other states were all read-free
         assert tracker.dcf.samples_added > 0 and len(tracker.bank) > 1 and len(states) > 1

@@ -101,10 +101,10 @@ def test_full_occlusion_for_15_frames_stops_learning_and_tracking_resumes_after_
     tracker.initialize(sequence[0].image, box=sequence[0].box)
     states, learned, bank_additions = {}, {}, {}
     for index in range(1, len(sequence)):
-        samples, bank_frame = tracker.dcf.samples_added, tracker.bank.last_added
+        samples = tracker.dcf.samples_added
         states[index] = tracker.track(sequence[index].image).state
         learned[index] = tracker.dcf.samples_added - samples
-        bank_additions[index] = tracker.bank.last_added != bank_frame
+        bank_additions[index] = tracker.last_record.bank_added  # type: ignore[union-attr]
     assert all(states[i] is TrackerState.TRACKING for i in range(1, start))
     assert any(states[i] is not TrackerState.TRACKING for i in range(start, start + 3))  # leaves within 3 frames
     assert all(states[i] is not TrackerState.TRACKING for i in range(start + 3, end))
