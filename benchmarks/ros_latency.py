@@ -53,6 +53,8 @@
 --shm-segment-mb N writes a Fast DDS XML profile (shared-memory segment of N MiB + UDPv4) and points
 FASTDDS_DEFAULT_PROFILES_FILE of both processes at it; 0 keeps the rmw's defaults (512 KiB segment).
 The first --warmup tracked frames are left out of the latency statistics (both paths), not out of the drop count.
+--precision sets the autocast precision of both paths (the node's `precision` parameter; fp16 is CUDA only), and
+--json FILE also writes the headline figures for scripts (scripts/gpu_check.sh).
 """
 
 from __future__ import annotations
@@ -118,6 +120,8 @@ class Options:
     idle_warmup: int  # of those, the first ones left out: the node's frame history fills meanwhile
     startup_timeout: float
     keep_log: bool
+    precision: str = "fp32"  # autocast precision of both paths (the node's `precision` parameter)
+    json_path: Path | None = None  # where --json writes the headline figures
 
 
 def parse_args(argv: list[str] | None = None) -> Options:
@@ -143,6 +147,9 @@ def parse_args(argv: list[str] | None = None) -> Options:
                              "(history_size, 30 by default) fills, every frame lands in fresh heap pages")
     parser.add_argument("--startup-timeout", type=float, default=90.0, help="seconds to wait for the node")
     parser.add_argument("--keep-log", action="store_true", help="keep the node's log files")
+    parser.add_argument("--precision", choices=("fp32", "fp16", "bf16"), default="fp32",
+                        help="autocast precision of both paths (fp16: CUDA only; bf16 is very slow on most CPUs)")
+    parser.add_argument("--json", type=Path, default=None, help="also write the headline figures to this JSON file")
     args = parser.parse_args(argv)
     if args.frames < args.warmup + 10:
         parser.error(f"--frames must be at least --warmup + 10 ({args.warmup + 10})")
@@ -150,6 +157,8 @@ def parse_args(argv: list[str] | None = None) -> Options:
         parser.error("--threads must be >= 0")
     if args.rate is not None and args.rate <= 0:
         parser.error("--rate must be > 0")
+    if args.precision == "fp16" and args.device != "cuda":
+        parser.error("--precision fp16 needs --device cuda")
     if args.shm_segment_mb < 0:
         parser.error("--shm-segment-mb must be >= 0")
     if not 0 <= args.idle_frames < args.frames:
@@ -163,7 +172,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
     reliabilities = ("best_effort", "reliable") if args.reliability == "both" else (args.reliability,)
     return Options(args.frames, args.rate, args.width, args.height, args.device, args.threads, args.weights,
                    reliabilities, args.shm_segment_mb, args.warmup, args.idle_frames, args.idle_warmup,
-                   args.startup_timeout, args.keep_log)
+                   args.startup_timeout, args.keep_log, args.precision, args.json)
 
 
 def check_device(device: str) -> None:
@@ -198,6 +207,7 @@ def machine_facts(opts: Options, malloc_setting: str) -> dict[str, str]:
         "image conversion backend": BACKEND,
         "malloc (this process and the node)": malloc_setting,
         "device": f"cuda ({torch.cuda.get_device_name(0)})" if opts.device == "cuda" else opts.device,
+        "precision (both paths)": opts.precision,
     }
 
 
@@ -279,13 +289,14 @@ def mailbox_drops(times_ms: tuple[float, ...], period_ms: float) -> int:
     return drops
 
 
-def initialised_tracker(frames: Frames, device: str, weights: str) -> tuple[Any, Callable[[], None]]:
+def initialised_tracker(frames: Frames, device: str, weights: str, precision: str = "fp32"
+                        ) -> tuple[Any, Callable[[], None]]:
     """A tracker initialised on frame 0 with its ground-truth box, and what waits for its device's work."""
     import torch
 
     from jcat_core.tracker import build_tracker
 
-    tracker = build_tracker(weights=weights, device=device)
+    tracker = build_tracker(weights=weights, device=device, precision=precision)
     tracker.initialize(frames.images[0], box=frames.box0)
     return tracker, torch.cuda.synchronize if device == "cuda" else (lambda: None)
 
@@ -306,9 +317,9 @@ def send_paced(images: list[np.ndarray], rate: float, send: Callable[[np.ndarray
     return stamps, (len(stamps) - 1) / elapsed if elapsed > 0 else float("nan")
 
 
-def time_in_process(frames: Frames, device: str, weights: str, warmup: int) -> InProcess:
+def time_in_process(frames: Frames, device: str, weights: str, warmup: int, precision: str = "fp32") -> InProcess:
     """track() time per frame in ms, the tracker initialised on frame 0."""
-    tracker, sync = initialised_tracker(frames, device, weights)
+    tracker, sync = initialised_tracker(frames, device, weights, precision)
     times_ms = []
     for image in frames.images[1:]:
         start = time.perf_counter()
@@ -330,12 +341,13 @@ class InProcessPaced:
     track_times_ms: tuple[float, ...]  # every tracked frame's track() time, in frame order
 
 
-def time_in_process_paced(frames: Frames, device: str, weights: str, warmup: int, rate: float) -> InProcessPaced:
+def time_in_process_paced(frames: Frames, device: str, weights: str, warmup: int, rate: float,
+                          precision: str = "fp32") -> InProcessPaced:
     """The same frames at `rate` Hz through the node's one-frame mailbox (jcat_ros.frame_buffer.LatestFrame) to a
     worker thread that runs track(), with no ROS in between: the baseline the node's latency is compared with."""
     from jcat_ros.frame_buffer import Frame, LatestFrame
 
-    tracker, sync = initialised_tracker(frames, device, weights)
+    tracker, sync = initialised_tracker(frames, device, weights, precision)
     mailbox, finished = LatestFrame(), threading.Event()
     done: dict[int, tuple[float, float]] = {}  # stamp ns -> (stamp -> track() returned, track() alone), ms
 
@@ -387,8 +399,8 @@ def tracker_process(opts: Options, reliability: str, env: dict[str, str]
     """The tracker node in its own process; always stopped on exit (SIGINT, then SIGTERM, then SIGKILL)."""
     log_path = Path(tempfile.mkstemp(prefix=f"jcat_tracker_node_{reliability}_", suffix=".log")[1])
     command = [sys.executable, "-m", "jcat_ros.tracker_node", "--ros-args", "-p", f"weights:={opts.weights}",
-               "-p", f"device:={opts.device}", "-p", f"reliability:={reliability}",
-               "-p", f"cpu_threads:={opts.threads}"]
+               "-p", f"device:={opts.device}", "-p", f"precision:={opts.precision}",
+               "-p", f"reliability:={reliability}", "-p", f"cpu_threads:={opts.threads}"]
     with log_path.open("w") as log:
         proc = subprocess.Popen(command, cwd=REPO, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT)
     try:
@@ -902,6 +914,33 @@ def report(opts: Options, facts: dict[str, str], local: InProcess, paced: InProc
     return "\n".join(lines)
 
 
+def write_json(path: Path, opts: Options, facts: dict[str, str], local: InProcess, paced: InProcessPaced,
+               results: list[RosResult], rate: float) -> None:
+    """The headline figures of the report as JSON (NaN -> null), for scripts that collect several runs."""
+
+    def number(value: float) -> float | None:
+        return None if value != value else round(value, 3)  # NaN != NaN
+
+    def ros(result: RosResult) -> dict[str, Any]:
+        return {"reliability": result.reliability, "error": result.error or None,
+                "e2e_median_ms": number(result.latency.e2e.median), "e2e_p95_ms": number(result.latency.e2e.p95),
+                "ros_overhead_median_ms": number(paired_overhead(result, paced).median),
+                "node_track_median_ms": number(result.tracker.median),
+                "idle_path_median_ms": number(result.idle.latency.e2e.median),
+                "published": result.published, "states": result.states, "drops": result.drops,
+                "node_dropped": result.node_dropped, "rate_achieved_hz": number(result.rate_achieved),
+                "verdict": verdict(result, paced)}
+
+    path.write_text(json.dumps({
+        "benchmark": "ros_latency", "device": facts["device"], "precision": opts.precision, "weights": opts.weights,
+        "size": f"{opts.width}x{opts.height}", "frames": opts.frames, "rate_hz": number(rate),
+        "in_process": {"track_median_ms": number(local.track.median), "track_p95_ms": number(local.track.p95),
+                       "paced_latency_median_ms": number(paced.latency.median),
+                       "paced_track_median_ms": number(paced.track.median)},
+        "ros": [ros(result) for result in results],
+    }, indent=2) + "\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     if (sys.argv[1:] if argv is None else argv) == RECORDER_ROLE:
         return recorder_main()
@@ -918,18 +957,18 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     facts = machine_facts(opts, malloc_setting)
     frames = load_frames(opts.height, opts.width, opts.frames)
-    local = time_in_process(frames, opts.device, opts.weights, opts.warmup)
+    local = time_in_process(frames, opts.device, opts.weights, opts.warmup, opts.precision)
     rate = opts.rate or 0.8 * local.drop_free_fps
     rate_note = "--rate" if opts.rate else "0.8 x the drop-free rate of back-to-back track()"
     print(f"in-process track(): median {local.track.median:.2f} ms, mean over the second half "
           f"{local.sustained_ms:.2f} ms, drop-free {local.drop_free_fps:.1f} Hz -> {rate:.1f} Hz", flush=True)
-    paced = time_in_process_paced(frames, opts.device, opts.weights, opts.warmup, rate)
+    paced = time_in_process_paced(frames, opts.device, opts.weights, opts.warmup, rate, opts.precision)
     paced_drop_free = InProcess.of(list(paced.track_times_ms), opts.warmup).drop_free_fps
     if not opts.rate and 0.8 * paced_drop_free < rate:  # track() is slower at a camera rate: what it sustains there
         print(f"track() at {rate:.1f} Hz is drop-free up to {paced_drop_free:.1f} Hz only", flush=True)
         rate_note = f"0.8 x the drop-free rate of track() at {rate:.1f} Hz (back-to-back: {local.drop_free_fps:.1f} Hz)"
         rate = 0.8 * paced_drop_free
-        paced = time_in_process_paced(frames, opts.device, opts.weights, opts.warmup, rate)
+        paced = time_in_process_paced(frames, opts.device, opts.weights, opts.warmup, rate, opts.precision)
     print(f"in-process at {paced.rate_achieved:.1f} Hz: stamp -> track() returned, median {paced.latency.median:.2f}"
           f" ms (track() alone {paced.track.median:.2f} ms)", flush=True)
     results = []
@@ -944,6 +983,8 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted; the tracker node was stopped", file=sys.stderr)
         return 130
     print(report(opts, facts, local, paced, results, rate, rate_note, time.monotonic() - started))
+    if opts.json_path is not None:
+        write_json(opts.json_path, opts, facts, local, paced, results, rate)
     for result in results:
         if result.log_problems:
             print(f"node log [{result.reliability}]: {len(result.log_problems)} warning/error line(s), e.g. "
