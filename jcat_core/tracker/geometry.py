@@ -219,14 +219,14 @@ def fit_mask(foreground: np.ndarray, min_area: float, second_ratio: float, fit_r
         (x0, y0), (x1, y1) = points.min(axis=0), points.max(axis=0)
         fitted = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], np.float64)
     low, high = fit_ratio_range
-    rect_area = _quad_area(rect)
-    if not (rect_area > 0 and low < _quad_area(fitted) / rect_area < high):
+    rect_area = quad_area(rect)
+    if not (rect_area > 0 and low < quad_area(fitted) / rect_area < high):
         fitted = None
     return MaskFit(mask=filled, area=float(areas[order[0]]), rect=rect, fitted=fitted,
                    second_contour_large=second_large, min_area_rect=min_area_rect)
 
 
-def _quad_area(corners: np.ndarray) -> float:
+def quad_area(corners: np.ndarray) -> float:
     """|c0 - c1| x |c1 - c2|: the area of a rectangle given by its corners in order."""
     return float(np.linalg.norm(corners[0] - corners[1]) * np.linalg.norm(corners[1] - corners[2]))
 

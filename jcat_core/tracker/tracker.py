@@ -42,6 +42,7 @@ from jcat_core.tracker.geometry import (
     distance_map,
     fit_mask,
     paste_mask,
+    quad_area,
 )
 from jcat_core.tracker.inputs import as_rgb_uint8, checked_box, checked_mask, mask_box
 from jcat_core.tracker.memory_bank import MemoryBank
@@ -136,7 +137,6 @@ class JcatTracker:
         self.sample_filter = SampleFilter(self.params)
         self.bank = MemoryBank(self.params)
         self.scale = ScaleEstimator(self.params)
-        self.last_assessment: Assessment | None = None
         self.last_record: FrameRecord | None = None
 
     @property
@@ -264,7 +264,6 @@ class JcatTracker:
         if not one_pass:
             seg_window = seg_window.moved_to(*segm_centre)
         assessment = self.sample_filter.assess(self.frame, found.peak, found.confidence)
-        self.last_assessment = assessment
         record.dcf_peak, record.hard_negative = peak, found.hard_negative
         record.uncertainty, record.ratio, record.moved = assessment.uncertainty, assessment.ratio, assessment.move
         size_at_start = self.size
@@ -368,7 +367,7 @@ class JcatTracker:
         p = self.params
         extent = rect.max(axis=0) - rect.min(axis=0)
         hull_area = float(extent[0] * extent[1])
-        rect_area = float(np.linalg.norm(rect[0] - rect[1]) * np.linalg.norm(rect[1] - rect[2]))
+        rect_area = quad_area(rect)
         if hull_area <= 0:
             return current
         shrink = math.sqrt(rect_area / hull_area)
