@@ -2,7 +2,8 @@
 
 Model: score = conv(Pᵀx, f) with x the DCF features, P a CxD projection and f a 1xDxkxk filter. Loss:
 Σ_n w_n ‖mlu(conv(Pᵀx_n, f)) − y_n‖² + λ‖W ⊙ f‖² + μ‖P‖², minimised by Gauss-Newton with conjugate gradient
-(P and f on the first frame, f alone afterwards). Score index o of a kxk filter sits at crop pixel
+(P and f on the first frame, f alone afterwards). As published, there are as many scores as feature cells
+(an even filter's extra last row and column are dropped), score index o of a kxk filter sits at crop pixel
 (o + offset) * stride with offset = (k − 1)/2 − k//2 + 1/2 (0 for the default k = 4); the upsampled score has
 one entry per crop pixel, entry p at crop coordinate p.
 """
@@ -161,11 +162,14 @@ class CorrelationFilter:
         return torch.einsum("nchw,cd->ndhw", rms_normalise(features), self.projection)
 
     def _response(self, projected: torch.Tensor, filt: torch.Tensor) -> torch.Tensor:
-        return F.conv2d(projected, filt, padding=self.params.filter_size // 2)[:, 0]
+        height, width = projected.shape[-2:]
+        response = F.conv2d(projected, filt, padding=self.params.filter_size // 2)[:, 0]
+        return response[:, :self.score_size(height), :self.score_size(width)]
 
     def score_size(self, feature_size: int) -> int:
-        k = self.params.filter_size
-        return feature_size + 2 * (k // 2) - k + 1
+        """The published 'same' convolution: as many scores as feature cells (an even filter's extra last row and
+        column are dropped), so the scores are periodic over the crop's side when upsampled."""
+        return feature_size
 
     def label_centre(self, crop_x: float, crop_y: float, stride: float) -> tuple[float, float]:
         """Score-cell (y, x) of a crop pixel position."""
@@ -181,9 +185,11 @@ class CorrelationFilter:
         n, channels = features.shape[:2]
         flat = features.permute(0, 2, 3, 1).reshape(-1, channels)
         flat = flat - flat.mean(dim=0, keepdim=True)
-        _, vectors = torch.linalg.eigh(flat.T @ flat / flat.shape[0])
+        # the leading singular vectors of the covariance, as published (an eigensolver fails to converge on the
+        # near-zero covariance of a uniform image)
+        vectors = torch.linalg.svd(flat.T @ flat / flat.shape[0])[0]
         dim = min(p.projection_dim, channels)
-        self.projection = vectors.flip(-1)[:, :dim].contiguous()
+        self.projection = vectors[:, :dim].contiguous()
         self.filter = torch.zeros(1, dim, p.filter_size, p.filter_size, device=self.device)
         labels = gaussian_labels(centres, (self.score_size(features.shape[-2]),) * 2, sigma)
         weights = torch.full((n,), 1.0 / n, device=self.device)
