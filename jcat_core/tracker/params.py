@@ -32,10 +32,9 @@ class TrackerParams:
                "re-centred on the DCF's position, and bank entries reuse that crop: one backbone pass per frame "
                "(the lite profile; dcf_search_area_scale and dcf_sample_size are then unused)"})
     dcf_search_area_scale: float = _p(4.5, 1.0, 20.0, "DCF crop side / sqrt(target area)")
-    dcf_sample_size: int = _p(288, 64, 1024, "DCF crop side after resizing, px (VOT: 352); a multiple of 8")
-    dcf_scale_reference: int = _p(0, 0, 1024, "the crop side the DCF target scale refers to, 0 = dcf_sample_size; "
-                                  "VOT: 360, the side its parameters ask, which the tracker cuts to 352 (an even "
-                                  "number of cells) while keeping the 360-px scale")
+    dcf_sample_size: int = _p(288, 64, 1024, "DCF crop side asked, px (VOT: 360), a multiple of 8; the target scale "
+                              "refers to it, and the crop keeps an even number of feature cells (dcf_crop_size: "
+                              "352 for 360), as published")
     feature_stride: int = _p(16, 1, 64, "stride of the DCF features (layer3: 16)")
     projection_dim: int = _p(64, 1, 1024, "channels after the learned projection (capped at the feature channels)")
     filter_size: int = _p(4, 1, 9, "spatial size of the DCF filter, cells")
@@ -147,12 +146,19 @@ class TrackerParams:
         if name == "default":
             return cls()
         if name == "vot":
-            return cls(dcf_sample_size=352, dcf_scale_reference=360, sample_memory_size=300, sample_filter=False,
+            return cls(dcf_sample_size=360, sample_memory_size=300, sample_filter=False,
                        relearn_at_new_position=True, bank_on_schedule=False, bank_hard_negative_gap=20,
                        second_contour_ratio=0.25, rotated_box_fit=True)
         if name == "lite":
             return cls(one_backbone_pass=True, lost_search_growth=2.0, antialias_crops=True)
         raise ValueError(f"unknown profile {name!r}; choose from {PROFILES}")
+
+    @property
+    def dcf_crop_size(self) -> int:
+        """The DCF crop's side after resizing: ``dcf_sample_size`` moved to an even number of feature cells the
+        published way (288 stays 288, 360 becomes 352)."""
+        stride = self.feature_stride
+        return self.dcf_sample_size + stride - (self.dcf_sample_size + stride) % (2 * stride)
 
     def with_overrides(self, **overrides: Any) -> TrackerParams:
         """A copy with some values changed; unknown names or invalid values raise ValueError naming them."""

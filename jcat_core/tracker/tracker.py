@@ -372,7 +372,7 @@ class JcatTracker:
             return current
         shrink = math.sqrt(rect_area / hull_area)
         side = math.sqrt((shrink * extent[0] + 1) * (shrink * extent[1] + 1))
-        return side * p.dcf_search_area_scale / p.dcf_sample_size
+        return side * p.dcf_search_area_scale / p.dcf_crop_size
 
     def _learn(self, frame: torch.Tensor, assessment: Assessment, found: Localization, window: CropWindow,
                projected: torch.Tensor, size_at_start: tuple[float, float], growth: float, record: FrameRecord
@@ -384,7 +384,7 @@ class JcatTracker:
             return
         with self._stage("dcf_update"):
             if p.relearn_at_new_position:
-                window = CropWindow.around(*self.position, *size_at_start, self._dcf_area_scale(), p.dcf_sample_size)
+                window = CropWindow.around(*self.position, *size_at_start, self._dcf_area_scale(), p.dcf_crop_size)
                 with self._network_scope():
                     projected = self.dcf.project(self.network.dcf_features(self._crop(frame, window) / 255.0).float())
             stride = window.size / projected.shape[-1]
@@ -481,23 +481,22 @@ class JcatTracker:
     def _dcf_window(self, growth: float) -> CropWindow:
         p = self.params
         base = self._segm_window() if p.one_backbone_pass else \
-            CropWindow.around(*self.position, *self.size, self._dcf_area_scale(), p.dcf_sample_size)
+            CropWindow.around(*self.position, *self.size, self._dcf_area_scale(), p.dcf_crop_size)
         if growth == 1.0:
             return base
         size = round(base.size * growth / 16) * 16
         return CropWindow(base.cx, base.cy, base.scale * size, size)
 
     def _dcf_area_scale(self) -> float:
-        """DCF crop side / sqrt(target area): less than ``dcf_search_area_scale`` when the crop is cut shorter than
-        the side its scale refers to (VOT)."""
+        """DCF crop side / sqrt(target area): less than ``dcf_search_area_scale`` when the crop keeps fewer pixels
+        than the side its scale refers to (VOT: 352 of 360)."""
         p = self.params
-        return p.dcf_search_area_scale * p.dcf_sample_size / (p.dcf_scale_reference or p.dcf_sample_size)
+        return p.dcf_search_area_scale * p.dcf_crop_size / p.dcf_sample_size
 
     def _target_scale(self) -> float:
-        """The published DCF target scale: image px per px of the crop side the scale refers to."""
+        """The published DCF target scale: image px per px of the asked crop side (``dcf_sample_size``)."""
         p = self.params
-        reference = p.dcf_scale_reference or p.dcf_sample_size
-        return p.dcf_search_area_scale * math.sqrt(self.size[0] * self.size[1]) / reference
+        return p.dcf_search_area_scale * math.sqrt(self.size[0] * self.size[1]) / p.dcf_sample_size
 
     def _segm_window(self) -> CropWindow:
         p = self.params

@@ -119,7 +119,7 @@ def test_build_tracker_refuses_missing_weights_and_unknown_options(tmp_path) -> 
         build_tracker("standin", device="cpu", bogus=1)
     with pytest.raises(ValueError, match="unknown profile"):
         build_tracker("standin", device="cpu", profile="fastest")
-    assert build_tracker("standin", device="cpu", profile="vot").params.dcf_sample_size == 352
+    assert build_tracker("standin", device="cpu", profile="vot").params.dcf_sample_size == 360
 
 
 def test_the_auto_profile_is_lite_only_for_a_lite_backbone_that_feeds_the_dcf() -> None:

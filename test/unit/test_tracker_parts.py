@@ -30,7 +30,8 @@ def test_defaults_are_the_published_ones_and_vot_changes_crop_and_memory() -> No
     assert (p.lost_search_growth, p.antialias_crops, p.sample_filter, p.relearn_at_new_position) == (1.0, False,
                                                                                                      True, False)
     vot = TrackerParams.profile("vot")
-    assert (vot.dcf_sample_size, vot.dcf_scale_reference, vot.sample_memory_size) == (352, 360, 300)
+    assert (vot.dcf_sample_size, vot.dcf_crop_size, vot.sample_memory_size) == (360, 352, 300)
+    assert (p.dcf_crop_size, p.with_overrides(dcf_sample_size=200).dcf_crop_size) == (288, 192)
     assert not vot.sample_filter and vot.relearn_at_new_position and not vot.bank_on_schedule
     assert (vot.bank_hard_negative_gap, vot.second_contour_ratio, vot.rotated_box_fit) == (20, 0.25, True)
     lite = TrackerParams.profile("lite")
