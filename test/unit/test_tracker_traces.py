@@ -19,30 +19,29 @@ from jcat_core.eval.traces import DECISIONS, TraceComparison, compare_trace, tra
 
 BAR = {"mean_iou": 0.97, "iou_0.9": 0.97, **{name: 0.98 for name in DECISIONS}}
 
-# Measured on this commit; why each falls short is in docs/TRACE_AGREEMENT.md.
-# - mean IoU 0.959-0.970: the masks differ at their edges by a few crop pixels from frame 2 on (areas within
-#   ~2 %), with every decision equal: the crops are resampled differently (their uint8 cv2.resize of an integer
-#   window vs our float bilinear one), which the stand-in's colour histograms see at the target's boundary.
-# - refresh / bank on rotation_elong: DCF hard negatives (peak 2 > 0.3 x peak 1) within a few % of the threshold
-#   on half its frames, so score maps that differ by the crops' resampling flip them.
-# - vot exit_reentry: the target leaves at the bottom; from frame 38 on ours is lost where theirs recovers.
+# Measured on this commit (benchmarks/trace_agreement.py); why each falls short is in docs/TRACE_AGREEMENT.md.
+# - mean IoU 0.952-0.969: the masks differ at their edges by a few crop pixels from frame 2 on (areas within
+#   ~2 %), with every decision equal; the DCF peaks differ by about one crop pixel from the first tracked frame, so
+#   the segmentation crops (centred on the peak) are cut one pixel apart.
+# - refresh / bank: DCF hard negatives (peak 2 > 0.3 x peak 1) within a few % of the threshold (rotation_elong has
+#   41 in 89 reference frames), which score maps that differ that little flip.
+# - vot exit_reentry and rotation: the rotated box fitted to a triangle's or a turning target's mask differs by a
+#   few degrees on some frames (IoU 0.85-0.89 there).
 KNOWN_GAPS: dict[str, dict[str, float]] = {
     "default_clean": {"mean_iou": 0.96},
-    "default_distractor": {"mean_iou": 0.955},
-    "default_exit_reentry": {"mean_iou": 0.96, "refresh": 0.92},
+    "default_distractor": {"mean_iou": 0.96},
+    "default_exit_reentry": {"mean_iou": 0.965, "refresh": 0.93},
     "default_fast": {"mean_iou": 0.955},
     "default_occlusion": {"mean_iou": 0.96, "refresh": 0.97},
     "default_rotation": {"mean_iou": 0.96},
-    "default_rotation_elong": {"mean_iou": 0.955, "refresh": 0.83, "bank_added": 0.86},
+    "default_rotation_elong": {"mean_iou": 0.96, "refresh": 0.82, "bank_added": 0.89},
     "default_scale": {"mean_iou": 0.965},
-    "default_shake": {"mean_iou": 0.965},
     "vot_distractor": {"mean_iou": 0.965},
-    "vot_exit_reentry": {"mean_iou": 0.4, "iou_0.9": 0.3, "move": 0.5, "dcf_sample": 0.5, "refresh": 0.85,
-                         "bank_added": 0.95},
+    "vot_exit_reentry": {"mean_iou": 0.93, "iou_0.9": 0.76, "refresh": 0.88, "bank_added": 0.97},
     "vot_fast": {"mean_iou": 0.955},
-    "vot_occlusion": {"mean_iou": 0.96, "refresh": 0.92},
-    "vot_rotation": {"mean_iou": 0.95},
-    "vot_rotation_elong": {"refresh": 0.8, "bank_added": 0.92},
+    "vot_occlusion": {"mean_iou": 0.96, "refresh": 0.94},
+    "vot_rotation": {"mean_iou": 0.95, "iou_0.9": 0.94},
+    "vot_rotation_elong": {"refresh": 0.83, "bank_added": 0.93},
 }
 
 
