@@ -248,7 +248,7 @@ class JcatTracker:
         one_pass = p.one_backbone_pass and growth == 1.0  # a widened search while LOST is a crop of its own
         window, projected, values, seg_features = self._localise(frame, growth, one_pass)
         with self._stage("segmentation"):
-            # segmented before the host knows whether the frame is usable: the read-back below is the only one
+            # segmented before the host knows whether the frame is usable, so one read-back brings both
             centre = self._segmentation_centre(values, window)
             if one_pass:
                 seg_window, foreground = window, self._foreground(seg_features)
@@ -259,7 +259,8 @@ class JcatTracker:
                     crop_moved(frame, seg_window, centre, reach, p.antialias_crops) / 255.0)
         host = to_host({"dcf": values, "centre": centre, "foreground": foreground})
         found = Localization.from_values(host["dcf"], p.hard_negative_threshold)
-        peak = (found.x * window.scale + window.origin[0], found.y * window.scale + window.origin[1])
+        peak_x, peak_y = window.to_image(np.array([[found.x, found.y]]))[0]
+        peak = (float(peak_x), float(peak_y))
         segm_centre = (float(host["centre"][0]), float(host["centre"][1]))
         if not one_pass:
             seg_window = seg_window.moved_to(*segm_centre)
@@ -384,7 +385,7 @@ class JcatTracker:
             return
         with self._stage("dcf_update"):
             if p.relearn_at_new_position:
-                window = CropWindow.around(*self.position, *size_at_start, self._dcf_area_scale(), p.dcf_crop_size)
+                window = self._dcf_window_at(self.position, size_at_start)
                 with self._network_scope():
                     projected = self.dcf.project(self.network.dcf_features(self._crop(frame, window) / 255.0).float())
             stride = window.size / projected.shape[-1]
@@ -480,18 +481,19 @@ class JcatTracker:
 
     def _dcf_window(self, growth: float) -> CropWindow:
         p = self.params
-        base = self._segm_window() if p.one_backbone_pass else \
-            CropWindow.around(*self.position, *self.size, self._dcf_area_scale(), p.dcf_crop_size)
+        base = self._segm_window() if p.one_backbone_pass else self._dcf_window_at(self.position, self.size)
         if growth == 1.0:
             return base
         size = round(base.size * growth / 16) * 16
         return CropWindow(base.cx, base.cy, base.scale * size, size)
 
-    def _dcf_area_scale(self) -> float:
-        """DCF crop side / sqrt(target area): less than ``dcf_search_area_scale`` when the crop keeps fewer pixels
-        than the side its scale refers to (VOT: 352 of 360)."""
+    def _dcf_window_at(self, position: tuple[float, float], size: tuple[float, float]) -> CropWindow:
+        """The DCF crop around ``position`` for a target of ``size``: its side / sqrt(target area) is less than
+        ``dcf_search_area_scale`` when the crop keeps fewer pixels than the side its scale refers to (VOT: 352 of
+        360)."""
         p = self.params
-        return p.dcf_search_area_scale * p.dcf_crop_size / p.dcf_sample_size
+        area_scale = p.dcf_search_area_scale * p.dcf_crop_size / p.dcf_sample_size
+        return CropWindow.around(*position, *size, area_scale, p.dcf_crop_size)
 
     def _target_scale(self) -> float:
         """The published DCF target scale: image px per px of the asked crop side (``dcf_sample_size``)."""
