@@ -56,14 +56,10 @@ def fourier_upsample(score: torch.Tensor, factor: float, out_size: int, shift: i
     m = score.shape[-1]
     n = max(round(m * factor), out_size)
     spectrum = torch.fft.fftshift(torch.fft.fft2(score), dim=(-2, -1))
-    if m % 2 == 0:  # the Nyquist term (first row and column) is split between -m/2 and +m/2, so the result is real
-        for dim in (-2, -1):
-            nyquist = spectrum.narrow(dim, 0, 1) / 2
-            spectrum = torch.cat([nyquist, spectrum.narrow(dim, 1, m - 1), nyquist], dim=dim)
     padded = spectrum.new_zeros((*score.shape[:-2], n, n))
     start = n // 2 - m // 2
-    size = spectrum.shape[-1]
-    padded[..., start:start + size, start:start + size] = spectrum
+    padded[..., start:start + m, start:start + m] = spectrum  # an even m's Nyquist term on one side: the real part
+    # below equals splitting it between -m/2 and +m/2, so even-sized maps interpolate exactly too
     upsampled = torch.fft.ifft2(torch.fft.ifftshift(padded, dim=(-2, -1))).real * (n * n) / (m * m)
     if shift:
         upsampled = torch.roll(upsampled, shifts=(shift, shift), dims=(-2, -1))

@@ -112,6 +112,13 @@ def test_fourier_upsampling_keeps_the_samples_and_gauss_newton_solves_least_squa
     score = torch.randn(19, 19)
     up = fourier_upsample(score, 16, 288)
     assert torch.allclose(up[::16, ::16], score[:18, :18], atol=1e-4)
+    even = torch.randn(18, 18)  # the published score map: as many scores as cells, an even count
+    assert torch.allclose(fourier_upsample(even, 16, 288)[::16, ::16], even, atol=1e-4)
+    # the Nyquist row times a sine, exact in between too
+    cells, points = torch.arange(18.0), torch.arange(288.0) / 16
+    wave = torch.cos(math.pi * cells)[:, None] * torch.sin(2 * math.pi * 3 * cells / 18)[None, :]
+    between = torch.cos(math.pi * points)[:, None] * torch.sin(2 * math.pi * 3 * points / 18)[None, :]
+    assert torch.allclose(fourier_upsample(wave, 16, 288), between, atol=1e-4)
     a, y = torch.randn(40, 6), torch.randn(40)
     (x,) = gauss_newton_step(lambda v: (a @ v - y,), (torch.zeros(6),), 12)
     assert torch.allclose(x, torch.linalg.lstsq(a, y[:, None]).solution[:, 0], atol=1e-4)
