@@ -13,6 +13,8 @@ import numpy as np
 
 from jcat_core.tracker.geometry import Box
 
+MIN_BOX_SIDE_PX = 2.0  # a smaller box has no features to learn from: the filter and the mask would be noise
+MAX_BOX_TO_IMAGE = 4.0  # a side longer than this many image sides is a mistake (1e154 overflows the crop maths)
 
 def as_rgb_uint8(image: object) -> np.ndarray:
     """The image as a contiguous HxWx3 uint8 RGB array (see the module docstring for what converts)."""
@@ -36,7 +38,8 @@ def as_rgb_uint8(image: object) -> np.ndarray:
 
 
 def checked_box(box: object, image_shape: tuple[int, int]) -> Box:
-    """A finite (x, y, w, h) box with positive size that overlaps the image."""
+    """A finite (x, y, w, h) box that overlaps the image, its sides between MIN_BOX_SIDE_PX and MAX_BOX_TO_IMAGE
+    image sides."""
     try:
         values = tuple(float(v) for v in box)  # type: ignore[union-attr]
     except (TypeError, ValueError):
@@ -49,6 +52,11 @@ def checked_box(box: object, image_shape: tuple[int, int]) -> Box:
     if w <= 0 or h <= 0:
         raise ValueError(f"degenerate box: width and height must be positive, got w={w}, h={h}")
     height, width = image_shape
+    if w < min(MIN_BOX_SIDE_PX, width) or h < min(MIN_BOX_SIDE_PX, height):  # a whole 1-px image is fine
+        raise ValueError(f"box {w:g}x{h:g} px is too small: both sides must be at least {MIN_BOX_SIDE_PX:g} px")
+    if w > MAX_BOX_TO_IMAGE * width or h > MAX_BOX_TO_IMAGE * height:
+        raise ValueError(f"box {w:.4g}x{h:.4g} px is far larger than the {width}x{height} image (at most "
+                         f"{MAX_BOX_TO_IMAGE:g}x its width and height)")
     if x >= width or y >= height or x + w <= 0 or y + h <= 0:
         raise ValueError(f"box {values} lies outside the {width}x{height} image")
     return values  # type: ignore[return-value]

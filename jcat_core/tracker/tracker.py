@@ -160,18 +160,20 @@ class JcatTracker:
             part.params = self.params
 
     def initialize(self, image: np.ndarray, box: Box | None = None, mask: np.ndarray | None = None) -> None:
-        """Start tracking the target given by ``box`` (x, y, w, h) or by an HxW ``mask`` in ``image``."""
+        """Start tracking the target given by ``box`` (x, y, w, h) or by an HxW ``mask`` in ``image``. On any error
+        the tracker is left as it was (still tracking its previous target, if any)."""
         rgb = as_rgb_uint8(image)
         shape = rgb.shape[:2]
         if (box is None) == (mask is None):
             raise ValueError("initialize needs exactly one of box=(x, y, w, h) or mask=HxW")
         target_mask = None if mask is None else checked_mask(mask, shape, self.params.init_mask_threshold)
         target_box = checked_box(box, shape) if box is not None else mask_box(target_mask)  # type: ignore[arg-type]
+        previous = dict(vars(self))  # reset() and _start() only rebind attributes: this is the whole old state
         self.reset()
         try:
             self._start(rgb, target_box, target_mask)
         except Exception:
-            self.reset()
+            vars(self).update(previous)  # a failed start leaves the previous target tracking
             raise
 
     def track(self, image: np.ndarray) -> TrackOutput:

@@ -38,12 +38,36 @@ def assert_still_tracks(tracker) -> None:
     ((10, 10, float("inf"), 5), "non-finite"),
     ((1, 2, 3), "four numbers"),
     ("abcd", "four numbers"),
+    ((10, 10, 1.5, 20), "too small"),
+    ((0, 0, 1e154, 1e154), "far larger"),  # overflowed the crop maths ("as_strided: Negative strides") before
+    ((-1e308, 0, 1e308, 50), "far larger"),
+    ((0, 0, 160, 481), "far larger"),  # 4x the 120-px height is the limit
 ])
 def test_bad_boxes_are_refused_and_the_tracker_keeps_working(tracker, box, message) -> None:
     with pytest.raises(ValueError, match=message):
         tracker.initialize(SEQUENCE[0].image, box=box)
+    assert_still_tracks(tracker)  # the refused box changed nothing: the previous target is still tracked
     tracker.initialize(SEQUENCE[0].image, box=SEQUENCE[0].box)
     assert_still_tracks(tracker)
+
+
+def test_a_failed_initialize_leaves_the_previous_target_exactly_as_it_was(tracker, monkeypatch) -> None:
+    twin = build_tracker("standin", device="cpu")
+    twin.initialize(SEQUENCE[0].image, box=SEQUENCE[0].box)
+    for t in (1, 2):
+        tracker.track(SEQUENCE[t].image)
+        twin.track(SEQUENCE[t].image)
+
+    def fail(*args: object) -> None:
+        raise RuntimeError("out of memory half-way through the first frame")
+
+    monkeypatch.setattr(tracker, "_start_segmentation", fail)  # fails after the DCF has been rebuilt
+    with pytest.raises(RuntimeError, match="half-way"):
+        tracker.initialize(SEQUENCE[3].image, box=(5, 5, 30, 30))
+    for t in range(3, 8):  # decision for decision the same as the tracker that never saw the failed init
+        ours, theirs = tracker.track(SEQUENCE[t].image), twin.track(SEQUENCE[t].image)
+        assert ours.state is theirs.state and ours.box == pytest.approx(theirs.box)
+        np.testing.assert_array_equal(ours.mask, theirs.mask)
 
 
 @pytest.mark.parametrize(("image", "message"), [
