@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import time
 
@@ -19,8 +18,9 @@ from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from std_msgs.msg import Header
-from vision_msgs.msg import BoundingBox2D, Detection2D, Detection2DArray, ObjectHypothesisWithPose
+from vision_msgs.msg import Detection2D, Detection2DArray, ObjectHypothesisWithPose
 
+from jcat_ros.init_checks import box_problem
 from jcat_ros.init_client import init_request
 from jcat_ros.msg import TrackerState
 from jcat_ros.srv import InitTarget
@@ -28,16 +28,6 @@ from jcat_ros.srv import InitTarget
 SERVER_NAME = "jcat_interface_check"
 # Latched outputs: a caller that subscribes just before calling still receives the answer.
 LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
-
-
-def box_problem(box: BoundingBox2D) -> str:
-    """Why a requested box cannot be used, or an empty string when it can."""
-    values = (box.center.position.x, box.center.position.y, box.size_x, box.size_y)
-    if not all(math.isfinite(v) for v in values):
-        return f"box has a non-finite value: centre ({values[0]}, {values[1]}), size {values[2]} x {values[3]}"
-    if box.size_x <= 0 or box.size_y <= 0:
-        return f"degenerate box: size {box.size_x} x {box.size_y} pixels (both must be > 0)"
-    return ""
 
 
 class InitResponder(Node):
@@ -68,7 +58,6 @@ class InitResponder(Node):
 
         detection = Detection2D(header=header, bbox=request.box, id=response.target_id)
         hypothesis = ObjectHypothesisWithPose()
-        hypothesis.hypothesis.class_id = response.target_id
         hypothesis.hypothesis.score = 1.0
         detection.results.append(hypothesis)
 

@@ -39,6 +39,8 @@ class NodeParams:
     history_size: int = 30
     init_stamp_tolerance: float = 0.5
     publish_mask: bool = True
+    rotated_detections: bool = False
+    stale_after: float = 1.0
     diagnostics_period: float = 1.0
     tracker_overrides: dict[str, object] = field(default_factory=dict)  # the tracker.* values that are set
     problem: str = ""  # why the values cannot be used, empty when they can
@@ -50,7 +52,8 @@ class NodeParams:
         return TrackerParams.profile(profile).with_overrides(**{**self.tracker_overrides, **changes})
 
     def build_tracker(self):
-        """The tracker these parameters describe, and the device it runs on."""
+        """The tracker these parameters describe, the device it runs on, and what its weights are (for the log, with
+        where the published weights go when these are not them)."""
         if self.problem:
             raise ValueError(self.problem)
         # Heavy (torch): imported at configure, not at start-up.
@@ -58,12 +61,20 @@ class NodeParams:
 
         from jcat_core.models.checkpoint import default_weights_path
         from jcat_core.tracker import build_tracker
+        from jcat_ros.bag.weights import choose_weights, published_hint
 
+        weights, description = choose_weights(self.weights or None)
+        if weights != str(default_weights_path()):
+            description += f". {published_hint()}"
         if self.cpu_threads:
             torch.set_num_threads(self.cpu_threads)
-        tracker = build_tracker(weights=self.weights or default_weights_path(), device=self.device,
-                                precision=self.precision, profile=self.profile, **self.tracker_overrides)
-        return tracker, str(getattr(tracker, "device", self.device))
+        tracker = build_tracker(weights=weights, device=self.device, precision=self.precision,
+                                profile=self.profile, **self.tracker_overrides)
+        return tracker, str(getattr(tracker, "device", self.device)), description
+
+    def copy(self) -> NodeParams:
+        """An independent copy, to try a parameter set on before applying it."""
+        return dataclasses.replace(self, tracker_overrides=dict(self.tracker_overrides))
 
     def update(self, name: str, value: object) -> str:
         """Record a run-time change of a node parameter or a tracker.* one; the reason it is refused, or ''."""
@@ -81,8 +92,10 @@ class NodeParams:
 
 DESCRIPTIONS = {
     "autostart": "configure and activate at start-up, so a plain launch tracks without lifecycle commands",
-    "weights": "JCAT weights: the authors' JcatNet.pth.tar, a jcat safetensors file, or 'standin' (the colour-key "
-               "test network); empty = the default location (~/.cache/jcat/JcatNet.pth.tar or $JCAT_WEIGHTS_DIR)",
+    "weights": "JCAT weights: empty = the best available (the authors' JcatNet.pth.tar in ~/.cache/jcat or "
+               "$JCAT_WEIGHTS_DIR if it is there, else the project's demo weights; the log says which), 'published' "
+               "(that file or a clear failure), a JcatNet.pth.tar or jcat .safetensors path, or 'standin' (the "
+               "colour-key test network)",
     "device": "auto (CUDA when available), cuda or cpu",
     "precision": "fp32, fp16 or bf16 (CUDA autocast; bf16 on CPU is very slow)",
     "cpu_threads": "PyTorch intra-op threads for the tracker on the CPU, 0 = PyTorch's default (one per core); on a "
@@ -95,11 +108,15 @@ DESCRIPTIONS = {
     "init_stamp_tolerance": "seconds between an ~/init stamp and the nearest buffered frame beyond which the "
                             "request is refused instead of applied to the wrong frame",
     "publish_mask": "publish ~/mask (mono8, 255 = target) for every processed frame while a target is set",
-    "diagnostics_period": "seconds between /diagnostics messages",
+    "rotated_detections": "put the rotated box fitted to the mask in ~/detections (bbox.center.theta set) instead of "
+                          "the axis-aligned box; ~/state always has both",
+    "stale_after": "seconds without a usable frame after which the input counts as stale: /diagnostics goes to WARN "
+                   "and ~/state is published on a wall timer with input_stale set",
+    "diagnostics_period": "seconds between /diagnostics messages (a wall-clock timer: published without /clock too)",
 }
 RANGES = {"cpu_threads": (0, 256), "history_size": (1, 300), "diagnostics_period": (0.1, 60.0),
-          "init_stamp_tolerance": (0.0, 3600.0)}
-RUNTIME = {"publish_mask", "init_stamp_tolerance"}
+          "init_stamp_tolerance": (0.0, 3600.0), "stale_after": (0.05, 3600.0)}
+RUNTIME = {"publish_mask", "init_stamp_tolerance", "rotated_detections", "stale_after"}
 
 
 def _descriptor(name: str) -> ParameterDescriptor:

@@ -70,15 +70,17 @@ def has_target(result: FrameResult) -> bool:
     return result.state in ("TRACKING", "UNCERTAIN") and result.box is not None
 
 
-def detections_msg(header: Header, result: FrameResult) -> Detection2DArray:
-    """One Detection2D while the target is found (rotated box when there is one), an empty array otherwise."""
+def detections_msg(header: Header, result: FrameResult, rotated: bool = False) -> Detection2DArray:
+    """One Detection2D while the target is found, an empty array otherwise. Its bbox is the axis-aligned box
+    (theta 0), what vision_msgs consumers read; `rotated` puts the rotated mask box there instead. The target id is
+    Detection2D.id (an object id); the hypothesis has the score and no class_id: the tracker knows no classes."""
     out = Detection2DArray(header=header)
     if not has_target(result):
         return out
-    bbox = rotated_box_msg(result.rotated_box) if result.rotated_box is not None else box_msg(result.box)
+    use_rotated = rotated and result.rotated_box is not None
+    bbox = rotated_box_msg(result.rotated_box) if use_rotated else box_msg(result.box)
     detection = Detection2D(header=header, bbox=bbox, id=result.target_id)
     hypothesis = ObjectHypothesisWithPose()
-    hypothesis.hypothesis.class_id = result.target_id
     hypothesis.hypothesis.score = float(result.score)
     detection.results.append(hypothesis)
     out.detections.append(detection)
@@ -86,8 +88,11 @@ def detections_msg(header: Header, result: FrameResult) -> Detection2DArray:
 
 
 def state_msg(header: Header, result: FrameResult, *, latency_ms: float, frames_tracked: int,
-              frames_dropped: int) -> TrackerState:
+              frames_dropped: int, input_problem: str = "") -> TrackerState:
+    """The ~/state message; `input_problem` (why no usable frame has come for a while) marks it input_stale."""
     msg = TrackerState(header=header, state=STATE_CODES[result.state], target_id=result.target_id)
+    msg.input_stale = bool(input_problem)
+    msg.input_problem = input_problem
     msg.latency_ms = float(latency_ms)
     msg.tracker_ms = float(result.tracker_ms)
     msg.frames_tracked = int(frames_tracked)

@@ -1,15 +1,25 @@
-"""Which weights the bag tools and the demo use when none are named: the best available, said out loud."""
+"""Which weights the node, the bag tools and the demo use when none are named: the best available, said out loud."""
 
 from __future__ import annotations
 
 import importlib
 
 STANDIN = "standin"
+PUBLISHED = "published"  # demands the authors' JcatNet.pth.tar in its documented place
+
+
+def published_hint() -> str:
+    """One line on where the published weights go, for logs that fall back to other weights."""
+    from jcat_core.models.checkpoint import WEIGHTS_DIR_ENV, WEIGHTS_FILENAME, default_weights_path
+
+    return (f"for the authors' published weights, download {WEIGHTS_FILENAME} (release linked from the JCAT authors' "
+            f"GitHub repository) to {default_weights_path()} (or set ${WEIGHTS_DIR_ENV}), or pass weights:=FILE")
 
 
 def choose_weights(requested: str | None = None) -> tuple[str, str]:
     """(weights spec for build_tracker / the node's weights parameter, what they are). Order: the given file >
-    the published JcatNet.pth.tar in its documented place > the project's demo weights > the colour-key stand-in."""
+    the published JcatNet.pth.tar in its documented place > the project's demo weights > the colour-key stand-in.
+    "published" demands the published file (ValueError with where to put it when it is missing)."""
     from jcat_core.models.checkpoint import default_weights_path
 
     published = default_weights_path()
@@ -17,6 +27,11 @@ def choose_weights(requested: str | None = None) -> tuple[str, str]:
                         f"machinery, not JCAT's accuracy (the published weights go to {published})")
     if requested == STANDIN:
         return standin
+    if requested == PUBLISHED:
+        if not published.is_file():
+            raise ValueError(f"weights '{PUBLISHED}' asked for the published file and it is not there: "
+                             f"{published_hint()}")
+        return str(published), f"{published}: the authors' published JCAT weights"
     if requested:
         return requested, f"{requested} (given on the command line)"
     if published.is_file():

@@ -37,7 +37,7 @@ def test_init_request_state_and_detections_cross_processes(spawn, ros_env) -> No
     assert state["stamp"] == [1700000000, 250]
     assert state["bbox"] == pytest.approx([25.0, 40.0, 30.0, 40.0])
     [detection] = out["detections"]
-    assert detection["id"] == detection["class_id"] == "cup"
+    assert detection["id"] == "cup" and detection["class_id"] == ""  # the target is an object id, not a class
     assert detection["stamp"] == [1700000000, 250]
     assert detection["score"] == pytest.approx(1.0)
     assert detection["bbox"] == pytest.approx([25.0, 40.0, 30.0, 40.0])

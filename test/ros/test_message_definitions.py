@@ -64,6 +64,8 @@ TRACKER_STATE = {
     "tracker_ms": "float",
     "frames_tracked": "uint32",
     "frames_dropped": "uint32",
+    "input_stale": "boolean",
+    "input_problem": "string",
 }
 INIT_TARGET_REQUEST = {
     "box": "vision_msgs/BoundingBox2D", "stamp": "builtin_interfaces/Time", "target_id": "string"

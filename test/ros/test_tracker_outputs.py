@@ -45,14 +45,27 @@ def test_detections_and_state_while_tracking_and_while_lost() -> None:
     tracking = outputs.FrameResult("TRACKING", "cup", 0.8, (10.0, 20.0, 30.0, 40.0), None, None, tracker_ms=12.5)
     [detection] = outputs.detections_msg(HEADER, tracking).detections
     assert detection.header == HEADER and detection.id == "cup"
-    assert detection.results[0].hypothesis.class_id == "cup"
+    assert detection.results[0].hypothesis.class_id == ""  # an object id, not a class
     assert detection.results[0].hypothesis.score == pytest.approx(0.8)
     assert (detection.bbox.center.position.x, detection.bbox.center.position.y) == (25.0, 40.0)
+    # With a rotated mask box: the detection keeps the axis-aligned box (theta 0) unless asked for the rotated one.
+    mask, rotated = rotated_mask_result(30.0)
+    turned = outputs.FrameResult("TRACKING", "cup", 0.8, (90.0, 60.0, 120.0, 80.0), rotated, mask)
+    [axis_aligned] = outputs.detections_msg(HEADER, turned).detections
+    assert axis_aligned.bbox.center.theta == 0.0 and (axis_aligned.bbox.size_x, axis_aligned.bbox.size_y) == (120, 80)
+    assert axis_aligned.bbox == outputs.state_msg(HEADER, turned, latency_ms=0, frames_tracked=1,
+                                                  frames_dropped=0).bbox
+    [turned_box] = outputs.detections_msg(HEADER, turned, rotated=True).detections
+    assert turned_box.bbox == outputs.rotated_box_msg(rotated) and turned_box.bbox.center.theta != 0.0
     state = outputs.state_msg(HEADER, tracking, latency_ms=5.0, frames_tracked=3, frames_dropped=1)
     assert (state.state, state.score, state.frames_tracked, state.frames_dropped) == (TrackerState.TRACKING,
                                                                                        pytest.approx(0.8), 3, 1)
     assert state.rotated_bbox == state.bbox  # no mask: the rotated box is the axis-aligned one
     assert state.tracker_ms == pytest.approx(12.5)
+    assert not state.input_stale and state.input_problem == ""
+    stale = outputs.state_msg(HEADER, tracking, latency_ms=0, frames_tracked=3, frames_dropped=1,
+                              input_problem="no frame for 2.0 s")
+    assert stale.input_stale and stale.input_problem == "no frame for 2.0 s"
 
     for name in ("LOST", "IDLE"):
         result = outputs.FrameResult(name, "cup", 0.1, (10.0, 20.0, 30.0, 40.0), None, None)

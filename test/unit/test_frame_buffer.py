@@ -1,4 +1,4 @@
-"""Frame hand-off: nearest-stamp lookup for init, newest-frame-wins mailbox with drop counting."""
+"""Frame hand-off: nearest-stamp lookup for init, newest-frame-wins mailbox, and the books on every frame."""
 
 from __future__ import annotations
 
@@ -7,11 +7,12 @@ import time
 
 import pytest
 
-from jcat_ros.frame_buffer import Frame, FrameHistory, LatestFrame
+from jcat_ros.frame_buffer import BAD, PROCESSED, Frame, FrameCounts, FrameHistory, LatestFrame
 
 
-def frame(stamp_ns: int) -> Frame:
-    return Frame(stamp_ns=stamp_ns, msg=f"msg@{stamp_ns}", received_ns=stamp_ns + 5)
+def frame(stamp_ns: int, sequence: int | None = None) -> Frame:
+    return Frame(stamp_ns=stamp_ns, msg=f"msg@{stamp_ns}", received_ns=stamp_ns + 5,
+                 sequence=stamp_ns if sequence is None else sequence)
 
 
 def test_history_finds_the_frame_nearest_a_stamp_and_the_frames_after_it() -> None:
@@ -27,21 +28,49 @@ def test_history_finds_the_frame_nearest_a_stamp_and_the_frames_after_it() -> No
     assert history.nearest(10**12) is frames[3]
     assert history.newer_than(frames[1]) == frames[2:]
     assert history.newer_than(frames[3]) == []
-    assert history.newer_than(frames[0]) == []  # no longer held
+    assert history.newer_than(frames[0]) == frames[1:]  # no longer held: every kept frame came after it
+    shared = FrameHistory(capacity=5)  # equal stamps (a sim-time clock tick): arrival order decides
+    same = [frame(7, sequence=n) for n in (1, 2, 3)]
+    for f in same:
+        shared.add(f)
+    assert shared.newer_than(same[0]) == same[1:] and shared.nearest(7) is same[2]
     with pytest.raises(ValueError, match="capacity must be >= 1"):
         FrameHistory(0)
 
 
 def test_mailbox_keeps_only_the_newest_frame_and_counts_the_replaced_ones() -> None:
     box = LatestFrame()
-    for t in range(5):
+    for t in range(1, 6):
         box.put(frame(t))
-    assert box.take(timeout=0.1).stamp_ns == 4
-    assert box.dropped == 4
+    assert box.counts() == FrameCounts(received=5, dropped=4, queued=1)
+    taken = box.take(timeout=0.1)
+    assert taken.stamp_ns == 5 and box.dropped == 4
+    assert box.counts() == FrameCounts(received=5, dropped=4, in_progress=1)
+    box.settle(taken, PROCESSED)
+    assert box.counts() == FrameCounts(received=5, processed=1, dropped=4) and box.counts().balanced
     assert box.take(timeout=0.05) is None  # nothing pending: times out
-    box.put(frame(9))
-    box.discard()
-    assert box.take(timeout=0.05) is None and box.dropped == 4
+
+
+def test_every_frame_counts_once_whatever_happens_to_it() -> None:
+    box = LatestFrame()
+    frames = [frame(t) for t in range(1, 9)]
+    box.put(frames[0])
+    box.settle(box.take(timeout=0.1), BAD)  # could not be converted
+    box.reject()  # a message that never became a frame
+    for f in frames[1:4]:
+        box.put(f)  # 2 and 3 replaced by 4
+    box.release(box.take(timeout=0.1))  # 4 taken and not used: dropped
+    box.put(frames[4])
+    # An init catch-up re-tracks 2..5: the dropped 2 and 3 are published after all, the pending 5 leaves the mailbox.
+    for f in frames[1:5]:
+        box.settle(f, PROCESSED)
+    assert box.counts() == FrameCounts(received=6, processed=4, bad=2)
+    assert box.take(timeout=0.05) is None
+    box.release(frames[4])  # already decided: releasing it changes nothing
+    assert box.counts() == FrameCounts(received=6, processed=4, bad=2) and box.counts().balanced
+    box.put(frames[5])
+    box.reopen()  # a new activation counts from zero
+    assert box.counts() == FrameCounts()
 
 
 def test_mailbox_wakes_a_waiting_worker_and_close_releases_it() -> None:
