@@ -52,6 +52,7 @@ from jcat_ros.tracker_outputs import FrameResult, detections_msg, mask_msg, over
 
 INIT_TIMEOUT_S = 30.0
 GIL_SWITCH_INTERVAL_S = 1e-4  # a thread waiting for the GIL gets it after 0.1 ms instead of Python's 5 ms
+SERVICE_THREADS = 8
 WATCH_PERIOD_S = 0.1  # how often the wall-clock timer checks for stale input
 WORKER_JOIN_LOG_S = 5.0  # while stopping, say every this many seconds that the worker is still finishing a frame
 
@@ -513,7 +514,10 @@ def main(argv: list[str] | None = None) -> int:
     rclpy.init(args=argv)
     node = TrackerNode()
     node.get_logger().info(malloc_setting)
-    executor = InlineSubscriptionExecutor(num_threads=3)  # services in the pool; frames come on the input thread
+    # Services, timers and transitions in the pool; frames come on the input thread. An ~/init holds a pool thread
+    # while it waits for the worker, and its frame is chosen when a thread takes the request: with SERVICE_THREADS,
+    # that many clients at once (less the two timers) all get the frame of their stamp.
+    executor = InlineSubscriptionExecutor(num_threads=SERVICE_THREADS)
     executor.add_node(node)
     if node.params.autostart and node.trigger_configure() == TransitionCallbackReturn.SUCCESS:
         node.trigger_activate()

@@ -31,9 +31,9 @@ def main() -> int:
     build = node_params.NodeParams.build_tracker
 
     def build_slow(params: node_params.NodeParams):
-        tracker, device = build(params)
+        tracker, device, weights = build(params)
         tracker.network = SlowNetwork(tracker.network, delay)
-        return tracker, device
+        return tracker, device, weights
 
     node_params.NodeParams.build_tracker = build_slow
     return tracker_node.main([sys.argv[0], *sys.argv[2:]])
