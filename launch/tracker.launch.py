@@ -1,6 +1,7 @@
 """Start the JCAT tracker node on a camera topic.
 
-    ros2 launch jcat_ros tracker.launch.py image:=/camera/image_raw weights:=/path/to/JcatNet.pth.tar
+    ros2 launch jcat_ros tracker.launch.py image:=/camera/image_raw            # the best weights available
+    ros2 launch jcat_ros tracker.launch.py image:=/camera/image_raw weights:=published
 
 Then initialise with a box: ros2 service call /jcat_tracker/init jcat_ros/srv/InitTarget "{box: ...}".
 Remappings: `image` (or `image/compressed` with transport:=compressed) -> the `image` argument.
@@ -15,7 +16,9 @@ from launch import LaunchDescription
 
 ARGUMENTS = {
     "image": ("image", "camera image topic (sensor_msgs/Image; with transport:=compressed, the base topic)"),
-    "weights": ("", "JCAT weights file, 'standin', or empty for the default location"),
+    "weights": ("", "empty = the best available (the published JcatNet.pth.tar in ~/.cache/jcat if present, else the "
+                    "demo weights; the log says which), 'published' (that file or a clear failure), a file, "
+                    "or 'standin'"),
     "device": ("auto", "auto | cuda | cpu"),
     "transport": ("raw", "raw | compressed"),
     "reliability": ("best_effort", "best_effort (matches sensor-data publishers) | reliable (needed for large "
