@@ -55,6 +55,5 @@ def test_the_counter_invariant_is_measured_on_every_diagnostics_sample(soak: dic
     assert "counter invariant" in soak["checks"]
 
 
-@pytest.mark.xfail(strict=True, reason="counter invariant fixed by the node rework")
 def test_the_counter_invariant_holds(soak: dict[str, Any]) -> None:
     assert soak["invariant"]["held"], soak["invariant"]["first_violation"]

@@ -88,9 +88,10 @@ def test_tracks_with_input_headers_then_resets_and_reinitialises(camera_and_trac
     response = session.init(box, stamp, "ball")
     assert (response.success, response.message, response.target_id) == (True, "", "ball")
     since = len(session.states)
-    time.sleep(6.0)
+    # Twenty tracked frames: 2 s at the camera's 10 Hz; the bound is for a machine other processes keep busy.
+    session.probe.wait_for(lambda: sum(m.target_id == "ball" for m in list(session.states)[since:]) >= 20, 60,
+                           "twenty tracked frames")
     states = [m for m in list(session.states)[since:] if m.target_id == "ball"]
-    assert len(states) >= 20, f"only {len(states)} tracked frames in 6 s"
     stamps = {time_ns(m.header.stamp) for m in states}
     detection_stamps = {time_ns(m.header.stamp) for m in list(session.detections)}
     mask_stamps = {time_ns(m.header.stamp) for m in list(session.masks)}
