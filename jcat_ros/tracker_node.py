@@ -100,7 +100,7 @@ class TrackerNode(LifecycleNode):
         self.frames_tracked = 0
         self.state = "IDLE"
         self.last_result = FrameResult("IDLE")
-        self.last_header = Header()
+        self.last_header: Header | None = None  # of the newest frame with published outputs
         self.published_sequence = 0  # arrival number of the newest frame with published outputs
         self.arrivals = itertools.count(1)
         self.history = FrameHistory(self.params.history_size)
@@ -161,6 +161,7 @@ class TrackerNode(LifecycleNode):
         self.stats = Stats()
         self.mailbox.reopen()
         self.published_sequence = 0
+        self.last_header = None
         self.watch.start()
         self.running.set()
         self.worker = threading.Thread(target=self._work, name="jcat_tracker_worker", daemon=True)
@@ -419,16 +420,17 @@ class TrackerNode(LifecycleNode):
         return self.watch.problem(self.params.stale_after, self.image_topic, self.stats.last_error)
 
     def _watch_input(self) -> None:
-        """While the input is stale, publish the last state with input_stale set, once every stale_after s."""
+        """While the input is stale, publish the last state again with input_stale set, once every stale_after s.
+        It carries the last published frame's header (outputs only ever carry input headers); before the first
+        frame there is none, and /diagnostics alone says that nothing has arrived."""
         problem = self._input_problem()
         now = time.monotonic()
-        if not problem or now - self.stale_published_at < self.params.stale_after:
+        if not problem or self.last_header is None or now - self.stale_published_at < self.params.stale_after:
             return
         self.stale_published_at = now
-        header = Header(stamp=self.get_clock().now().to_msg(), frame_id=self.last_header.frame_id)
         with self.output_lock:
             if self.publishers_ and self.running.is_set():
-                self.publishers_["state"].publish(state_msg(header, self.last_result, latency_ms=0.0,
+                self.publishers_["state"].publish(state_msg(self.last_header, self.last_result, latency_ms=0.0,
                                                             frames_tracked=self.frames_tracked,
                                                             frames_dropped=self.mailbox.dropped,
                                                             input_problem=problem))

@@ -46,10 +46,17 @@ class RunResult:
     problems: list[str] = field(default_factory=list)
 
     def evaluated(self) -> list[FrameRecord]:
-        """Frames after the init frame that the tracker answered (dropped frames are counted separately). The
-        init frame is given, not tracked: left out, as jcat-eval does for GOT-10k and the synthetic sequences."""
+        """Frames after the init frame that the tracker answered for the target (dropped frames are counted
+        separately). The init frame is given, not tracked: left out, as jcat-eval does for GOT-10k and the synthetic
+        sequences. So are frames the node answered IDLE before the init reached it: it publishes no frame twice, so
+        they stay IDLE (see before_init)."""
         first = self.init.get("frame", 0)
-        return [r for r in self.records if r.index > first and r.state != "DROPPED"]
+        return [r for r in self.records if r.index > first and r.state not in ("DROPPED", "IDLE")]
+
+    def before_init(self) -> list[FrameRecord]:
+        """Frames after the init frame answered IDLE: published before the node had the target."""
+        first = self.init.get("frame", 0)
+        return [r for r in self.records if r.index > first and r.state == "IDLE"]
 
 
 def fill_ious(records: list[FrameRecord]) -> None:

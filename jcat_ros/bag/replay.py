@@ -397,6 +397,7 @@ class Replay:
         return {
             "frames_published": len(result.records),
             "frames_answered": sum(r.state != "DROPPED" for r in result.records),
+            "frames_answered_before_init": len(result.before_init()),  # IDLE: out before the init took effect
             "frames_dropped": sum(r.state == "DROPPED" for r in result.records),
             "fps": (len(receipts) - 1) / span if span > 0 else 0.0,
             "input_fps": (len(after) - 1) / (bag_span / self.options.speed) if bag_span > 0 else 0.0,
