@@ -17,6 +17,21 @@ from jcat_core.data.sources import SourceFrame, open_source
 from jcat_ros.descriptors import describe
 from jcat_ros.image_conversion import cv2_to_imgmsg
 from jcat_ros.malloc_tuning import keep_freed_frame_buffers
+from jcat_ros.node_usage import ParameterDoc, exit_with_usage_if_asked
+
+PIXELS = (16, 8192)
+PARAMETERS = (  # declared by CameraNode, listed by --help
+    ParameterDoc("source", "synthetic:clean", "synthetic:<name>, an image folder, a GOT-10k sequence folder or a video "
+                 "file"),
+    ParameterDoc("rate", 15.0, "frames per second", (0.1, 1000.0)),
+    ParameterDoc("loop", False, "start again after the last frame"),
+    ParameterDoc("frame_id", "camera", "header.frame_id of the images"),
+    ParameterDoc("encoding", "rgb8", "rgb8 or bgr8"),
+    ParameterDoc("width", 640, "width of synthetic frames, px", PIXELS),
+    ParameterDoc("height", 480, "height of synthetic frames, px", PIXELS),
+    ParameterDoc("num_frames", 120, "length of a synthetic sequence", (1, 100000)),
+    ParameterDoc("seed", 0, "random seed of a synthetic sequence"),
+)
 
 
 def ground_truth_message(header: Header, frame: SourceFrame) -> Detection2DArray:
@@ -38,23 +53,11 @@ class CameraNode(Node):
 
     def __init__(self) -> None:
         super().__init__("jcat_camera")
-        source = self.declare_parameter(
-            "source", "synthetic:clean",
-            describe("synthetic:<name>, an image folder, a GOT-10k sequence folder or a video file")).value
-        rate = self.declare_parameter("rate", 15.0, describe("frames per second", value_range=(0.1, 1000.0))).value
-        self.loop = self.declare_parameter("loop", False, describe("start again after the last frame")).value
-        self.frame_id = self.declare_parameter("frame_id", "camera", describe("header.frame_id")).value
-        self.encoding = self.declare_parameter("encoding", "rgb8", describe("rgb8 or bgr8")).value
-        pixels = (16, 8192)
-        size = dict(
-            width=self.declare_parameter("width", 640, describe("synthetic width", value_range=pixels, integer=True)
-                                         ).value,
-            height=self.declare_parameter("height", 480, describe("synthetic height", value_range=pixels,
-                                                                  integer=True)).value,
-            num_frames=self.declare_parameter("num_frames", 120, describe("synthetic length", value_range=(1, 100000),
-                                                                          integer=True)).value,
-            seed=self.declare_parameter("seed", 0, describe("synthetic seed")).value,
-        )
+        values = {p.name: self.declare_parameter(p.name, p.default, describe(
+            p.description, value_range=p.value_range, integer=isinstance(p.default, int))).value for p in PARAMETERS}
+        source, rate = values["source"], values["rate"]
+        self.loop, self.frame_id, self.encoding = values["loop"], values["frame_id"], values["encoding"]
+        size = {name: values[name] for name in ("width", "height", "num_frames", "seed")}
         if self.encoding not in ("rgb8", "bgr8"):
             raise ValueError(f"parameter encoding must be rgb8 or bgr8, got {self.encoding!r}")
         self.source, self.size = source, size
@@ -87,6 +90,7 @@ class CameraNode(Node):
 
 
 def main(argv: list[str] | None = None) -> int:
+    exit_with_usage_if_asked(argv, "camera_node", __doc__, PARAMETERS)
     malloc_setting = keep_freed_frame_buffers()  # each published frame is copied into DDS: no fresh pages each time
     rclpy.init(args=argv)
     try:
