@@ -100,8 +100,9 @@ class Lifecycle:
         self.init()
 
 
-@pytest.mark.xfail(strict=True, reason="needs release_freed_memory() in TrackerNode._release_tracker (issue #18): "
-                   "without it each configure's new model lands beside the old one's freed memory")
+# Not strict: with the arena cap alone the growth is near the bound (11, 16 and 22 % in three runs).
+@pytest.mark.xfail(reason="needs release_freed_memory() in TrackerNode._release_tracker (issue #18): without it "
+                   "each configure's new model lands beside the old one's freed memory")
 def test_rss_stays_bounded_over_lifecycle_cycles_and_the_node_still_tracks(spawn, probe) -> None:
     spawn(*CAMERA_ARGS)
     node = spawn(*TRACKER_ARGS)
