@@ -42,10 +42,11 @@ from jcat_ros.image_conversion import ImageConversionError, cv2_to_imgmsg, to_rg
 from jcat_ros.init_checks import init_request_problem
 from jcat_ros.input_watch import InputWatch
 from jcat_ros.jobs import Job, JobQueue
-from jcat_ros.malloc_tuning import keep_freed_frame_buffers
+from jcat_ros.malloc_tuning import keep_freed_frame_buffers, release_freed_memory
 from jcat_ros.message_fields import time_ns
 from jcat_ros.msg import TrackerState
 from jcat_ros.node_params import TRACKER_PREFIX, NodeParams, declare_node_params
+from jcat_ros.node_usage import TRACKER_NOTES, exit_with_usage_if_asked, tracker_parameters
 from jcat_ros.srv import InitTarget
 from jcat_ros.subscription_thread import SubscriptionThread
 from jcat_ros.tracker_outputs import FrameResult, detections_msg, mask_msg, overlay, state_msg, state_name
@@ -210,6 +211,7 @@ class TrackerNode(LifecycleNode):
         self.tracker = None
         self.state, self.target_id, self.last_result = "IDLE", "", FrameResult("IDLE")
         gc.collect()
+        release_freed_memory()  # the old model's pages: the next configure's would land beside them
         torch = sys.modules.get("torch")
         if torch is not None and torch.cuda.is_available():
             torch.cuda.empty_cache()
@@ -511,6 +513,7 @@ class TrackerNode(LifecycleNode):
 
 
 def main(argv: list[str] | None = None) -> int:
+    exit_with_usage_if_asked(argv, "tracker_node", __doc__, tracker_parameters(), TRACKER_NOTES)
     sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)  # the worker wakes for a new frame while other threads still run
     malloc_setting = keep_freed_frame_buffers()  # before any frame is allocated
     rclpy.init(args=argv)

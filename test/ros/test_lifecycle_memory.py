@@ -100,9 +100,8 @@ class Lifecycle:
         self.init()
 
 
-# Not strict: with the arena cap alone the growth is near the bound (11, 16 and 22 % in three runs).
-@pytest.mark.xfail(reason="needs release_freed_memory() in TrackerNode._release_tracker (issue #18): without it "
-                   "each configure's new model lands beside the old one's freed memory")
+# With the arena cap alone the growth was near the bound (11, 16 and 22 % in three runs); the node also hands the
+# old model's freed pages back at cleanup (release_freed_memory).
 def test_rss_stays_bounded_over_lifecycle_cycles_and_the_node_still_tracks(spawn, probe) -> None:
     spawn(*CAMERA_ARGS)
     node = spawn(*TRACKER_ARGS)

@@ -47,7 +47,6 @@ def test_camera_node_help_lists_its_parameters(ros_env: dict[str, str]) -> None:
     print(f"camera_node --help: {took:.1f} s")
 
 
-@pytest.mark.xfail(strict=True, reason="wired in tracker_node.main by the node rework")
 def test_tracker_node_help_lists_its_and_the_trackers_parameters(ros_env: dict[str, str]) -> None:
     # autostart off: until main() answers --help, the node it starts instead does not load a network meanwhile.
     command = [sys.executable, "-m", "jcat_ros.tracker_node", "--help", "--ros-args", "-p", "autostart:=false"]
