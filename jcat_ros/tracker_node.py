@@ -206,6 +206,7 @@ class TrackerNode(LifecycleNode):
             if worker.is_alive():
                 self.get_logger().warning("waiting for the tracker to finish the frame in progress")
         self.history.clear()
+        release_freed_memory()  # the kept frames and the stopped threads' buffers
 
     def _release_tracker(self) -> None:
         self.tracker = None
@@ -313,6 +314,10 @@ class TrackerNode(LifecycleNode):
         except Exception as err:
             self.get_logger().error(f"service job failed: {type(err).__name__}: {err}")
             return False, "the tracker failed on this request (an internal error, logged by the node)"
+        finally:
+            # An init's first-frame solve frees hundreds of MB the malloc tuning would keep: RSS would climb in steps
+            # with each init (benchmarks/soak.py). Handing them back costs milliseconds, once per request.
+            release_freed_memory()
 
     def _initialise(self, frame: Frame, box: tuple[float, float, float, float], target_id: str) -> tuple[bool, str]:
         """Start `target_id` on `frame`, then re-track the frames kept after it. On any refusal the tracker keeps its
