@@ -45,10 +45,7 @@ def test_ros2_launch_then_ros2_service_call_init(spawn, probe, ros_env, tmp_path
 
     spawn("-m", "jcat_ros.camera_node", "--ros-args", "-r", "image:=/cam/image_raw", "-p", "width:=320",
           "-p", "height:=240", "-p", "rate:=10.0", "-p", "loop:=true")
-    log = (tmp_path / "launch.log").open("w")
-    launch = subprocess.Popen(
-        ["ros2", "launch", "jcat_ros", "tracker.launch.py", "image:=/cam/image_raw", "weights:=standin",
-         "device:=cpu"], env=ros_env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    launch = launched(ros_env, tmp_path / "launch.log", "image:=/cam/image_raw", "weights:=standin", "device:=cpu")
     try:
         states = probe.record(TrackerState, "/jcat_tracker/state")
         probe.wait_for(lambda: len(states) >= 3, 60, "the launched tracker's states")
@@ -60,12 +57,7 @@ def test_ros2_launch_then_ros2_service_call_init(spawn, probe, ros_env, tmp_path
             result.stdout + result.stderr + (tmp_path / "launch.log").read_text())
         probe.wait_for(lambda: any(m.target_id == "blob" for m in list(states)), 20, "states of the target")
     finally:
-        launch.send_signal(2)  # Ctrl-C, as a user would
-        try:
-            launch.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            subprocess.run(["pkill", "-KILL", "-s", str(launch.pid)], check=False)
-            launch.wait()
+        stop(launch)
 
 
 def launched(ros_env: dict[str, str], log_path: Path, *arguments: str) -> subprocess.Popen:
