@@ -101,7 +101,7 @@ def compare_trace(name: str, **overrides: object) -> TraceComparison:
     try:
         tracker = build_tracker("standin", device="cpu", profile=profile, **overrides)
         frames = trace_frames(trace)
-        tracker.initialize(frames[0].image, box=tuple(trace["first_box"]))
+        tracker.initialize(frames[0].image, **initial_region(trace))
         result = TraceComparison(profile, sequence)
         excluded = QUIRK_FRAMES.get(sequence, range(0))
         for reference in trace["frames"]:
@@ -125,6 +125,14 @@ def compare_trace(name: str, **overrides: object) -> TraceComparison:
         return result
     finally:
         torch.set_num_threads(previous)
+
+
+def initial_region(trace: dict) -> dict:
+    """The region the trace's tracker was given, as ``initialize`` keywords: the VOT tracker got the toolkit's
+    polygon (the box's four corners), the default tracker the box."""
+    if trace["profile"] == "vot":
+        return {"polygon": np.array(trace["first_input"], float).reshape(-1, 2)}
+    return {"box": tuple(trace["first_box"])}
 
 
 def _output_box(output, profile: str) -> tuple[float, float, float, float]:

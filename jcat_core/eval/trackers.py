@@ -21,6 +21,12 @@ class TrackerSpec:
     profile: str = AUTO  # TrackerParams profile: auto (chosen from the weights), default, vot or lite
     params: tuple[tuple[str, float | int | str], ...] = ()  # TrackerParams overrides for "jcat"/"standin"
 
+    @property
+    def takes_polygons(self) -> bool:
+        """Whether VOT regions reach this tracker as polygons: the published VOT tracker (JCAT's ``vot`` profile)
+        takes them so (``JcatTracker.initialize(polygon=...)``); the others take their bounds as a box."""
+        return self.name in JCAT_NAMES and self.profile == "vot"
+
     def build(self) -> object:
         """A fresh tracker."""
         if self.name in JCAT_NAMES:

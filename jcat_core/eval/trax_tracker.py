@@ -23,12 +23,19 @@ from jcat_core.eval.vot import REGIONS
 from jcat_core.tracker import AUTO, PROFILES
 
 
-def region_to_target(region: object, shape: tuple[int, int]) -> dict:
-    """A TraX region as initialize() keywords: box=(x, y, w, h) for rectangles and polygons, mask= for masks."""
+def region_to_target(region: object, shape: tuple[int, int], as_polygon: bool = False) -> dict:
+    """A TraX region as initialize() keywords: mask= for masks; box=(x, y, w, h) for rectangles and for polygons
+    (their bounds), or with ``as_polygon`` polygon= for both (a rectangle as its four corners), which is how the
+    published VOT tracker receives its region."""
     if region.type == trax.Region.RECTANGLE:  # type: ignore[attr-defined]
-        return {"box": tuple(float(v) for v in region.bounds())}  # type: ignore[attr-defined]
+        x, y, w, h = (float(v) for v in region.bounds())  # type: ignore[attr-defined]
+        if as_polygon:
+            return {"polygon": np.array([[x, y], [x + w, y], [x + w, y + h], [x, y + h]])}
+        return {"box": (x, y, w, h)}
     if region.type == trax.Region.POLYGON:  # type: ignore[attr-defined]
         points = np.array([region.get(i) for i in range(region.size())], float)  # type: ignore[attr-defined]
+        if as_polygon:
+            return {"polygon": points}
         low, high = points.min(axis=0), points.max(axis=0)
         return {"box": (low[0], low[1], high[0] - low[0], high[1] - low[1])}
     if region.type == trax.Region.MASK:  # type: ignore[attr-defined]
@@ -58,8 +65,14 @@ def output_region(output: object, region: str) -> object:
 def _initial_reply(target: dict, region: str, shape: tuple[int, int]) -> object:
     """The reply to the initialisation: the given region in the mode's format (a box filled for mask mode)."""
     if region == "mask":
-        mask = target["mask"] if "mask" in target else box_to_mask(target["box"], shape)
+        if "polygon" in target:
+            mask = np.zeros(shape, np.uint8)
+            cv2.fillPoly(mask, [np.round(target["polygon"]).astype(np.int32)], 1)
+        else:
+            mask = target["mask"] if "mask" in target else box_to_mask(target["box"], shape)
         return trax.Mask.create(mask.astype(np.uint8))
+    if "polygon" in target:
+        return trax.Polygon.create([(float(x), float(y)) for x, y in target["polygon"]])
     box = target["box"] if "box" in target else tuple(mask_to_box(target["mask"]).tolist())
     return trax.Rectangle.create(*(float(v) for v in box))
 
@@ -84,7 +97,7 @@ def serve(spec: TrackerSpec, region: str) -> None:
                 break
             image = frame_image(request.image)
             if request.type == trax.TraxStatus.INITIALIZE:
-                target = region_to_target(request.objects[0][0], image.shape[:2])
+                target = region_to_target(request.objects[0][0], image.shape[:2], spec.takes_polygons)
                 tracker.initialize(image, **target)  # type: ignore[attr-defined]
                 server.status([(_initial_reply(target, region, image.shape[:2]), {"confidence": 1.0})])
             else:

@@ -73,9 +73,10 @@ def polygon_overlap(a: np.ndarray, b: np.ndarray) -> float:
     return float(inter / union) if union > 0 else 0.0
 
 
-def supervised_run(tracker: object, sequence: Sequence, config: SupervisedConfig = SupervisedConfig()
-                   ) -> SupervisedResult:
-    """Run one sequence under VOT's reset protocol."""
+def supervised_run(tracker: object, sequence: Sequence, config: SupervisedConfig = SupervisedConfig(),
+                   takes_polygons: bool = False) -> SupervisedResult:
+    """Run one sequence under VOT's reset protocol (``takes_polygons``: initialise from the ground-truth polygon,
+    or the box's corners, as the toolkit hands them to a polygon tracker)."""
     n = len(sequence)
     overlaps, entries, times = [float("nan")] * n, [results.VOT_SKIP] * n, [0.0] * n
     failures: list[int] = []
@@ -86,6 +87,8 @@ def supervised_run(tracker: object, sequence: Sequence, config: SupervisedConfig
         began = time.perf_counter()
         if truth_mask is not None and truth_mask.any():
             tracker.initialize(image, mask=truth_mask)  # type: ignore[attr-defined]
+        elif takes_polygons:
+            tracker.initialize(image, polygon=_truth_polygon(sequence, frame))  # type: ignore[attr-defined]
         else:
             tracker.initialize(image, box=tuple(float(v) for v in sequence.boxes[frame]))  # type: ignore[attr-defined]
         times[frame] = time.perf_counter() - began
@@ -111,6 +114,13 @@ def supervised_run(tracker: object, sequence: Sequence, config: SupervisedConfig
     return SupervisedResult(sequence.name, overlaps, failures, entries, times)
 
 
+def _truth_polygon(sequence: Sequence, frame: int) -> np.ndarray:
+    """The frame's ground-truth polygon (4x2), or its box's four corners."""
+    if sequence.polygons is not None:
+        return np.asarray(sequence.polygons[frame], float).reshape(-1, 2)
+    return box_polygon(np.asarray(sequence.boxes[frame], float))
+
+
 def run_supervised(dataset: Dataset, trackers: list[TrackerSpec], out: Path,
                    config: SupervisedConfig = SupervisedConfig(), progress: bool = True) -> dict:
     """Every tracker on every sequence (sequences with a saved result are kept), VOT files under
@@ -128,7 +138,7 @@ def run_supervised(dataset: Dataset, trackers: list[TrackerSpec], out: Path,
                 per[sequence.name] = SupervisedResult(**json.loads(saved.read_text()))
                 continue
             try:
-                result = supervised_run(tracker, sequence, config)
+                result = supervised_run(tracker, sequence, config, spec.takes_polygons)
             except (OSError, ValueError) as error:
                 failed[sequence.name] = f"{type(error).__name__}: {error}"
                 continue
@@ -167,8 +177,7 @@ def _overlap(sequence: Sequence, frame: int, output: object, region: str) -> flo
         return mask_iou(predicted, truth)
     if not np.isfinite(sequence.boxes[frame]).all():
         return None
-    gt = sequence.polygons[frame] if sequence.polygons is not None else box_polygon(sequence.boxes[frame])
-    return polygon_overlap(_polygon(output, region), gt)
+    return polygon_overlap(_polygon(output, region), _truth_polygon(sequence, frame))
 
 
 def _polygon(output: object, region: str) -> np.ndarray:

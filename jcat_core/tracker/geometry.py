@@ -163,6 +163,27 @@ def box_mask(box: Box, window: CropWindow, image_shape: tuple[int, int]) -> torc
     return crop(canvas, window, pad_with_border=False)[0, 0]
 
 
+def polygon_mask(corners: np.ndarray, window: CropWindow, image_shape: tuple[int, int]) -> torch.Tensor:
+    """``box_mask`` for a VOT polygon region, as the published VOT tracker draws it: the convex polygon of the
+    corners truncated to whole pixels, filled with its edge pixels (cv2.fillConvexPoly), then cropped."""
+    canvas = np.zeros(image_shape, np.uint8)
+    cv2.fillConvexPoly(canvas, np.asarray(corners, np.float64).astype(np.int32), 1)
+    return crop(torch.from_numpy(canvas.astype(np.float32))[:, :, None], window, pad_with_border=False)[0, 0]
+
+
+def polygon_box(corners: np.ndarray) -> Box:
+    """The published tracker's axis-aligned box for a polygon: centred on the corners' mean, the corners' extent
+    scaled to the area of the first two edges' rectangle, plus one pixel per side (its corners are inclusive pixel
+    indices). VOT's rectangle (x, y, w, h), given as its four corners, becomes (x - 0.5, y - 0.5, w + 1, h + 1)."""
+    points = np.asarray(corners, np.float64).reshape(-1, 2)
+    (x0, y0), (x1, y1) = points.min(axis=0), points.max(axis=0)
+    edges = np.linalg.norm(points[1] - points[0]) * np.linalg.norm(points[2] - points[1])
+    s = math.sqrt(edges / ((x1 - x0) * (y1 - y0)))
+    w, h = s * (x1 - x0) + 1, s * (y1 - y0) + 1
+    cx, cy = points.mean(axis=0)
+    return (float(cx - w / 2), float(cy - h / 2), float(w), float(h))
+
+
 def distance_map(size: int) -> torch.Tensor:
     """Distance in pixels of every crop pixel from the crop centre (SxS), as the published tracker computes it:
     pixel index i lies at i + 1 - size/2 (half a pixel from the pixel centre)."""

@@ -1,4 +1,4 @@
-"""Checking what users hand the tracker: images, boxes and masks, with a ValueError that says what is wrong.
+"""Checking what users hand the tracker: images, boxes, polygons and masks, with a ValueError that says what is wrong.
 
 Accepted images (numpy arrays): HxWx3 uint8 RGB as is; HxW or HxWx1 grayscale (replicated to RGB); HxWx4 RGBA
 (alpha dropped); uint16 of those layouts (scaled to 0..255 by /257). Refused: other dtypes (float, bool, int32 ...),
@@ -60,6 +60,24 @@ def checked_box(box: object, image_shape: tuple[int, int]) -> Box:
     if x >= width or y >= height or x + w <= 0 or y + h <= 0:
         raise ValueError(f"box {values} lies outside the {width}x{height} image")
     return values  # type: ignore[return-value]
+
+
+def checked_polygon(polygon: object) -> np.ndarray:
+    """A finite polygon of at least 3 (x, y) corners (Nx2, or a flat x1, y1, x2, y2, ... list) with an area."""
+    try:
+        corners = np.asarray(polygon, np.float64).reshape(-1, 2)
+    except (TypeError, ValueError):
+        raise ValueError(f"polygon must be (x, y) corners (Nx2 or a flat x1, y1, x2, y2, ... list), got {polygon!r}"
+                         ) from None
+    if len(corners) < 3:
+        raise ValueError(f"polygon needs at least 3 corners, got {len(corners)}")
+    if not np.isfinite(corners).all():
+        raise ValueError("polygon has a non-finite corner")
+    extent = corners.max(axis=0) - corners.min(axis=0)
+    if extent[0] <= 0 or extent[1] <= 0 or np.linalg.norm(corners[1] - corners[0]) * np.linalg.norm(
+            corners[2] - corners[1]) <= 0:
+        raise ValueError(f"degenerate polygon: its corners {corners.tolist()} enclose no area")
+    return corners
 
 
 def checked_mask(mask: object, image_shape: tuple[int, int], threshold: float) -> np.ndarray:

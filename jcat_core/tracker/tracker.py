@@ -42,9 +42,10 @@ from jcat_core.tracker.geometry import (
     distance_map,
     fit_mask,
     paste_mask,
-    quad_area,
+    polygon_box,
+    polygon_mask,
 )
-from jcat_core.tracker.inputs import as_rgb_uint8, checked_box, checked_mask, mask_box
+from jcat_core.tracker.inputs import as_rgb_uint8, checked_box, checked_mask, checked_polygon, mask_box
 from jcat_core.tracker.memory_bank import MemoryBank
 from jcat_core.tracker.network import Features, TrackerNetwork
 from jcat_core.tracker.params import TrackerParams
@@ -159,19 +160,25 @@ class JcatTracker:
         for part in (self.dcf, self.sample_filter, self.bank, self.scale):
             part.params = self.params
 
-    def initialize(self, image: np.ndarray, box: Box | None = None, mask: np.ndarray | None = None) -> None:
-        """Start tracking the target given by ``box`` (x, y, w, h) or by an HxW ``mask`` in ``image``. On any error
-        the tracker is left as it was (still tracking its previous target, if any)."""
+    def initialize(self, image: np.ndarray, box: Box | None = None, mask: np.ndarray | None = None,
+                   polygon: np.ndarray | None = None) -> None:
+        """Start tracking the target given by ``box`` (x, y, w, h), by an HxW ``mask`` or by a VOT ``polygon`` (Nx2
+        corners, as the published VOT tracker takes its region: ``polygon_box`` and ``polygon_mask``) in ``image``.
+        On any error the tracker is left as it was (still tracking its previous target, if any)."""
         rgb = as_rgb_uint8(image)
         shape = rgb.shape[:2]
-        if (box is None) == (mask is None):
-            raise ValueError("initialize needs exactly one of box=(x, y, w, h) or mask=HxW")
+        if sum(region is not None for region in (box, mask, polygon)) != 1:
+            raise ValueError("initialize needs exactly one of box=(x, y, w, h), mask=HxW or polygon=Nx2 corners")
         target_mask = None if mask is None else checked_mask(mask, shape, self.params.init_mask_threshold)
-        target_box = checked_box(box, shape) if box is not None else mask_box(target_mask)  # type: ignore[arg-type]
+        corners = None if polygon is None else checked_polygon(polygon)
+        if box is not None:
+            target_box = checked_box(box, shape)
+        else:
+            target_box = checked_box(polygon_box(corners), shape) if corners is not None else mask_box(target_mask)  # type: ignore[arg-type]
         previous = dict(vars(self))  # reset() and _start() only rebind attributes: this is the whole old state
         self.reset()
         try:
-            self._start(rgb, target_box, target_mask)
+            self._start(rgb, target_box, target_mask, corners)
         except Exception:
             vars(self).update(previous)  # a failed start leaves the previous target tracking
             raise
@@ -189,7 +196,7 @@ class JcatTracker:
             return self._track(self._upload(rgb))
 
     # -- first frame --
-    def _start(self, rgb: np.ndarray, box: Box, target_mask: np.ndarray | None) -> None:
+    def _start(self, rgb: np.ndarray, box: Box, target_mask: np.ndarray | None, corners: np.ndarray | None) -> None:
         self.image_shape = rgb.shape[:2]
         self.frame = 1
         x, y, w, h = box
@@ -199,7 +206,7 @@ class JcatTracker:
         with torch.no_grad():
             frame = self._upload(rgb)
             self._start_dcf(frame)
-            self._start_segmentation(frame, box, target_mask)
+            self._start_segmentation(frame, box, target_mask, corners)
 
     def _start_dcf(self, frame: torch.Tensor) -> None:
         p = self.params
@@ -214,10 +221,11 @@ class JcatTracker:
                              for cx, cy in centres.cpu()]).to(self.device)
         self.dcf.initialize(features, cells, self._label_sigma(window, stride))
 
-    def _start_segmentation(self, frame: torch.Tensor, box: Box, target_mask: np.ndarray | None) -> None:
-        """The reference crop, its mask and the area history's seed. From a box, as published: the head runs once
-        with the crop as reference and test and the box's crop as mask; the reference mask is its foreground
-        within the box's crop dilated by max(5, ``init_dilation`` x the smaller side) crop px."""
+    def _start_segmentation(self, frame: torch.Tensor, box: Box, target_mask: np.ndarray | None,
+                            corners: np.ndarray | None) -> None:
+        """The reference crop, its mask and the area history's seed. From a box (or polygon), as published: the head
+        runs once with the crop as reference and test and the box's (polygon's) crop as mask; the reference mask is
+        its foreground within that crop dilated by max(5, ``init_dilation`` x the smaller side) crop px."""
         p = self.params
         window = self._segm_window()
         image = self._crop(frame, window) / 255.0
@@ -227,7 +235,9 @@ class JcatTracker:
             mask_t = torch.from_numpy(target_mask.astype(np.float32)).to(self.device)[:, :, None]
             reference = (crop(mask_t, window, pad_with_border=False) > p.init_mask_threshold).float()
         else:
-            boxed = box_mask(box, window, self.image_shape).to(self.device).view(1, 1, p.segm_size, p.segm_size)  # type: ignore[arg-type]
+            drawn = box_mask(box, window, self.image_shape) if corners is None else polygon_mask(  # type: ignore[arg-type]
+                corners, window, self.image_shape)  # type: ignore[arg-type]
+            boxed = drawn.to(self.device).view(1, 1, p.segm_size, p.segm_size)
             with self._network_scope():
                 logits = self.network.segment(features, features, boxed, self._dist_arg(), ())
             k = max(5, round(p.init_dilation * min(box[2], box[3]) / window.scale))
@@ -369,13 +379,10 @@ class JcatTracker:
         centre, the rectangle's area, its hull's aspect, +1 px per side)."""
         p = self.params
         extent = rect.max(axis=0) - rect.min(axis=0)
-        hull_area = float(extent[0] * extent[1])
-        rect_area = quad_area(rect)
-        if hull_area <= 0:
+        if extent[0] * extent[1] <= 0:
             return current
-        shrink = math.sqrt(rect_area / hull_area)
-        side = math.sqrt((shrink * extent[0] + 1) * (shrink * extent[1] + 1))
-        return side * p.dcf_search_area_scale / p.dcf_crop_size
+        _, _, w, h = polygon_box(rect)
+        return math.sqrt(w * h) * p.dcf_search_area_scale / p.dcf_crop_size
 
     def _learn(self, frame: torch.Tensor, assessment: Assessment, found: Localization, window: CropWindow,
                projected: torch.Tensor, size_at_start: tuple[float, float], growth: float, record: FrameRecord

@@ -45,9 +45,13 @@ class Scripted:
     def __init__(self, boxes: np.ndarray) -> None:
         self.boxes, self.frame, self.starts = boxes, 0, []
 
-    def initialize(self, image: np.ndarray, box: tuple) -> None:
+    def initialize(self, image: np.ndarray, box: tuple | None = None, polygon: np.ndarray | None = None) -> None:
+        if polygon is not None:  # a polygon tracker gets the box's corners
+            (x0, y0), (x1, y1) = polygon.min(axis=0), polygon.max(axis=0)
+            box = (x0, y0, x1 - x0, y1 - y0)
         self.frame = int(np.flatnonzero((self.boxes == np.array(box)).all(axis=1))[0])
         self.starts.append(self.frame)
+        self.regions = [*getattr(self, "regions", []), "polygon" if polygon is not None else "box"]
 
     def track(self, image: np.ndarray) -> TrackOutput:
         self.frame += 1
@@ -76,6 +80,15 @@ def test_supervised_protocol_resets_after_failure(tmp_path: Path) -> None:
     counted = [i for i, v in enumerate(result.overlaps) if np.isfinite(v)]
     assert counted == [10, 11, 27, 28, 29]  # 10 burn-in frames after each initialisation are left out
     assert result.accuracy == pytest.approx(1 / 3)
+
+
+def test_a_polygon_tracker_is_initialised_with_the_boxs_corners(tmp_path: Path) -> None:
+    sequence = load_dataset("vot", vot_fixture(tmp_path))["walk"]
+    tracker = Scripted(sequence.boxes)
+    result = supervised_run(tracker, sequence, SupervisedConfig(skip=5, burn_in=10), takes_polygons=True)
+    assert tracker.starts == [0, 17] and tracker.regions == ["polygon", "polygon"] and result.failures == [12]
+    assert TrackerSpec("standin", profile="vot").takes_polygons
+    assert not TrackerSpec("standin", profile="default").takes_polygons and not TrackerSpec("csrt").takes_polygons
 
 
 def test_vot_command_writes_vot_files(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
@@ -173,6 +186,21 @@ def test_mask_mode_initialised_with_a_rectangle_replies_with_its_mask() -> None:
     expected[3:8, 2:6] = True
     np.testing.assert_array_equal(reply.array(normalize=True) > 0, expected)
     assert reply.offset() == (0, 0)
+
+
+def test_the_vot_profile_receives_rectangles_and_polygons_as_polygons() -> None:
+    """The published VOT tracker takes its region as polygon corners (a rectangle as its four corners)."""
+    trax = pytest.importorskip("trax", reason="vot-trax (eval extra)")
+    from jcat_core.eval.trax_tracker import _initial_reply, region_to_target  # needs trax
+
+    target = region_to_target(trax.Rectangle.create(2.0, 3.0, 4.0, 5.0), (10, 12), as_polygon=True)
+    np.testing.assert_array_equal(target["polygon"], [[2, 3], [6, 3], [6, 8], [2, 8]])
+    reply = _initial_reply(target, "box", (10, 12))
+    assert [reply.get(i) for i in range(reply.size())] == [(2, 3), (6, 3), (6, 8), (2, 8)]
+    diamond = trax.Polygon.create([(5.0, 1.0), (9.0, 5.0), (5.0, 9.0), (1.0, 5.0)])
+    np.testing.assert_array_equal(region_to_target(diamond, (10, 12), as_polygon=True)["polygon"][0], [5, 1])
+    assert region_to_target(diamond, (10, 12)) == {"box": (1.0, 1.0, 8.0, 8.0)}  # other trackers: its bounds
+    assert _initial_reply(region_to_target(diamond, (10, 12), True), "mask", (10, 12)).array(normalize=True)[5, 5]
 
 
 def test_trackers_ini_names_this_interpreter_and_the_weights(tmp_path: Path) -> None:

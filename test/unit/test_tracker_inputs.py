@@ -120,6 +120,32 @@ def test_bad_masks_and_ambiguous_targets_are_refused(tracker) -> None:
     assert_still_tracks(tracker)
 
 
+@pytest.mark.parametrize(("polygon", "message"), [
+    ([[10, 10], [20, 10]], "at least 3"),
+    ([10, 10, 20, 10, 20], "corners"),
+    ([[10, 10], [20, 10], [20, float("nan")], [10, 20]], "non-finite"),
+    ([[10, 10], [20, 10], [30, 10]], "no area"),
+    ([[500, 500], [520, 500], [520, 520], [500, 520]], "outside"),
+    ([[0, 0], [1e154, 0], [1e154, 1e154], [0, 1e154]], "far larger"),
+])
+def test_bad_polygons_are_refused_and_the_tracker_keeps_working(tracker, polygon, message) -> None:
+    with pytest.raises(ValueError, match=message):
+        tracker.initialize(SEQUENCE[0].image, polygon=polygon)
+    assert_still_tracks(tracker)
+
+
+def test_a_polygon_starts_the_tracker_as_the_published_vot_tracker_does(tracker) -> None:
+    """A VOT rectangle handed over as its four corners: centre the corners' mean, size the extent + 1 px."""
+    x, y, w, h = SEQUENCE[0].box
+    corners = [x, y, x + w, y, x + w, y + h, x, y + h]  # the toolkit's flat x1, y1, ... list
+    tracker.initialize(SEQUENCE[0].image, polygon=corners)
+    assert tracker.position == pytest.approx((x + w / 2, y + h / 2))
+    assert tracker.size == pytest.approx((w + 1, h + 1))
+    assert_still_tracks(tracker)
+    with pytest.raises(ValueError, match="exactly one"):
+        tracker.initialize(SEQUENCE[0].image, box=SEQUENCE[0].box, polygon=corners)
+
+
 @pytest.mark.slow
 def test_one_pixel_and_very_large_images_work() -> None:
     tracker = build_tracker("standin", device="cpu")

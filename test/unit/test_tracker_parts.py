@@ -12,7 +12,15 @@ import torch
 from jcat_core.data.synthetic import SyntheticSequence, synthetic_suite
 from jcat_core.tracker import RUNTIME_PARAMS, build_tracker
 from jcat_core.tracker.dcf import CorrelationFilter, fourier_upsample, gauss_newton_step, mlu
-from jcat_core.tracker.geometry import CropWindow, box_iou, crop, fit_mask, paste_mask
+from jcat_core.tracker.geometry import (
+    CropWindow,
+    box_iou,
+    crop,
+    fit_mask,
+    paste_mask,
+    polygon_box,
+    polygon_mask,
+)
 from jcat_core.tracker.memory_bank import MemoryBank
 from jcat_core.tracker.params import TrackerParams
 from jcat_core.tracker.scale import ScaleEstimator
@@ -80,6 +88,23 @@ def test_crop_window_maps_boxes_both_ways_and_pastes_masks_back() -> None:
     pasted = paste_mask(crop_mask, window, (120, 200))
     rows, cols = np.nonzero(pasted)
     assert box_iou((cols.min(), rows.min(), cols.max() + 1 - cols.min(), rows.max() + 1 - rows.min()), box) > 0.9
+
+
+def test_polygon_box_is_the_published_area_preserving_box_plus_one_pixel() -> None:
+    # a VOT rectangle's corners: the same centre, one pixel more per side
+    assert polygon_box(np.array([[83, 37], [130, 37], [130, 72], [83, 72]])) == pytest.approx((82.5, 36.5, 48, 36))
+    # a square of side 10 turned 45 degrees: its bounds (14.1 px) shrink to its area, then + 1 px
+    half = 10 / math.sqrt(2)
+    diamond = np.array([[50, 50 - half], [50 + half, 50], [50, 50 + half], [50 - half, 50]])
+    assert polygon_box(diamond) == pytest.approx((44.5, 44.5, 11, 11))
+
+
+def test_polygon_mask_fills_the_truncated_corners_with_their_edge_pixels() -> None:
+    window = CropWindow(8.0, 8.0, 16.0, 16)  # one crop pixel per image pixel, origin (0, 0)
+    mask = polygon_mask(np.array([[2.7, 3.2], [5.9, 3.2], [5.9, 6.5], [2.7, 6.5]]), window, (16, 16)).numpy()
+    expected = np.zeros((16, 16), np.float32)
+    expected[3:7, 2:6] = 1  # corners truncated to (2, 3) and (5, 6), both included
+    np.testing.assert_allclose(mask, expected, atol=1e-6)
 
 
 def test_fit_mask_finds_the_largest_blob_its_rotated_box_and_flags_a_large_second_one() -> None:

@@ -20,13 +20,13 @@ from jcat_core.eval.traces import DECISIONS, TraceComparison, compare_trace, tra
 BAR = {"mean_iou": 0.97, "iou_0.9": 0.97, **{name: 0.98 for name in DECISIONS}}
 
 # Measured on this commit (benchmarks/trace_agreement.py); why each falls short is in docs/TRACE_AGREEMENT.md.
-# - mean IoU 0.952-0.969: the masks differ at their edges by a few crop pixels from frame 2 on (areas within
+# - mean IoU 0.944-0.969: the masks differ at their edges by a few crop pixels from frame 2 on (areas within
 #   ~2 %), with every decision equal; the DCF peaks differ by about one crop pixel from the first tracked frame, so
 #   the segmentation crops (centred on the peak) are cut one pixel apart.
 # - refresh / bank: DCF hard negatives (peak 2 > 0.3 x peak 1) within a few % of the threshold (rotation_elong has
 #   41 in 89 reference frames), which score maps that differ that little flip.
-# - vot exit_reentry and rotation: the rotated box fitted to a triangle's or a turning target's mask differs by a
-#   few degrees on some frames (IoU 0.85-0.89 there).
+# - vot exit_reentry: the rotated box fitted to the triangle's mask differs by a few degrees on 8 frames (IoU
+#   0.86-0.9 there, with the positions within 1 px).
 KNOWN_GAPS: dict[str, dict[str, float]] = {
     "default_clean": {"mean_iou": 0.96},
     "default_distractor": {"mean_iou": 0.96},
@@ -37,11 +37,11 @@ KNOWN_GAPS: dict[str, dict[str, float]] = {
     "default_rotation_elong": {"mean_iou": 0.96, "refresh": 0.79, "bank_added": 0.86},
     "default_scale": {"mean_iou": 0.965},
     "vot_distractor": {"mean_iou": 0.965},
-    "vot_exit_reentry": {"mean_iou": 0.93, "iou_0.9": 0.76, "refresh": 0.88, "bank_added": 0.97},
+    "vot_exit_reentry": {"mean_iou": 0.94, "iou_0.9": 0.87},
     "vot_fast": {"mean_iou": 0.955},
-    "vot_occlusion": {"mean_iou": 0.96, "refresh": 0.94},
-    "vot_rotation": {"mean_iou": 0.95, "iou_0.9": 0.94},
-    "vot_rotation_elong": {"refresh": 0.83, "bank_added": 0.93},
+    "vot_occlusion": {"mean_iou": 0.96, "refresh": 0.92},
+    "vot_rotation": {"mean_iou": 0.96},
+    "vot_rotation_elong": {"refresh": 0.83, "bank_added": 0.97},
 }
 
 
