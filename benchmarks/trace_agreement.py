@@ -3,8 +3,11 @@
 Runs each trace's profile with the colour-key stand-in on its synthetic sequence (test/data/tracker_traces) and
 prints, per sequence: mean box IoU with the reference, the share of frames at IoU >= 0.9 and of positions within
 tolerance, and the share of frames whose decisions (move, DCF sample, filter refresh, memory-bank addition) equal
-the reference's; then every frame where a decision differs, or the box IoU falls below 0.9. The authors' quirk
-frames (the traces' README) are left out of the box and position columns.
+the reference's; the median distance between the two DCF peaks (image px, larger axis), the share of frames whose
+DCF peak is on the reference's crop pixel, and of frames where the
+reference's peak scores within 0.1 % of ours in our own score map (a tie: which pixel wins is float noise); then
+every frame where a decision differs, or the box IoU falls below 0.9. The authors' quirk frames (the traces' README)
+are left out of the box, position and peak columns.
 
     python benchmarks/trace_agreement.py                  # all 18 traces
     python benchmarks/trace_agreement.py default_clean    # some
@@ -22,14 +25,17 @@ def main() -> None:
     parser.add_argument("traces", nargs="*", help="trace names (default: all)")
     args = parser.parse_args()
     names = args.traces or trace_names()
-    header = ["trace", "mean IoU", "IoU>=0.9", "pos ok", *DECISIONS]
+    header = ["trace", "mean IoU", "IoU>=0.9", "pos ok", *DECISIONS, "DCF peak diff", "same DCF peak",
+              "their peak tied"]
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     details = []
     for name in names:
         result = compare_trace(name)
         cells = [f"{result.mean_iou:.3f}", f"{result.fraction_iou_above:.0%}", f"{result.fraction_position_within:.0%}",
-                 *(f"{result.decision_agreement(d):.0%}" for d in DECISIONS)]
+                 *(f"{result.decision_agreement(d):.0%}" for d in DECISIONS),
+                 f"{result.median_peak_distance:.2f} px", f"{result.fraction_same_peak:.0%}",
+                 f"{result.fraction_peak_tied():.0%}"]
         print(f"| {name} | " + " | ".join(cells) + " |", flush=True)
         for frame in result.frames:
             low_iou = not frame.excluded and frame.iou < 0.9

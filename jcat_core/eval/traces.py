@@ -37,6 +37,9 @@ class FrameComparison:
     position_tolerance: float
     decisions: dict[str, tuple[bool, bool]]  # name -> (ours, theirs)
     excluded: bool
+    peak_distance: float = 0.0  # between our DCF peak and theirs, image px (largest axis)
+    same_peak: bool = False  # their DCF peak is our peak's crop pixel
+    their_peak_score: float | None = None  # our DCF score at their peak's crop pixel / our peak (None: off our crop)
 
     @property
     def differing(self) -> list[str]:
@@ -64,6 +67,20 @@ class TraceComparison:
     @property
     def fraction_position_within(self) -> float:
         return float(np.mean([f.position_error <= f.position_tolerance for f in self.compared]))
+
+    @property
+    def median_peak_distance(self) -> float:
+        return float(np.median([f.peak_distance for f in self.compared]))
+
+    @property
+    def fraction_same_peak(self) -> float:
+        return float(np.mean([f.same_peak for f in self.compared]))
+
+    def fraction_peak_tied(self, tolerance: float = 1e-3) -> float:
+        """Share of frames where their DCF peak scores within ``tolerance`` of ours in our own score map: a tie that
+        float noise, not a rule, decides."""
+        return float(np.mean([f.their_peak_score is not None and f.their_peak_score >= 1 - tolerance
+                              for f in self.compared]))
 
     def decision_agreement(self, name: str) -> float:
         return float(np.mean([ours == theirs for ours, theirs in (f.decisions[name] for f in self.frames)]))
@@ -102,6 +119,7 @@ def compare_trace(name: str, **overrides: object) -> TraceComparison:
         tracker = build_tracker("standin", device="cpu", profile=profile, **overrides)
         frames = trace_frames(trace)
         tracker.initialize(frames[0].image, **initial_region(trace))
+        scores = _last_scores(tracker)
         result = TraceComparison(profile, sequence)
         excluded = QUIRK_FRAMES.get(sequence, range(0))
         for reference in trace["frames"]:
@@ -113,6 +131,7 @@ def compare_trace(name: str, **overrides: object) -> TraceComparison:
             w, h = reference["size"]
             theirs_pos = np.array(reference["pos"])
             ours_pos = np.array(tracker.position)
+            same_peak, their_peak_score = _peak_agreement(record, scores[0], reference["dcf_peak"])
             result.frames.append(FrameComparison(
                 frame=number, iou=box_iou(box, tuple(reference["box"])),
                 position_error=float(np.abs(ours_pos - theirs_pos).max()),
@@ -121,10 +140,38 @@ def compare_trace(name: str, **overrides: object) -> TraceComparison:
                            "dcf_sample": (record.learned, bool(reference["dcf_sample"])),
                            "refresh": (record.refresh_iterations > 0, reference["refine_cg"] > 0),
                            "bank_added": (record.bank_added, bool(reference["bank_added"]))},
-                excluded=number in excluded))
+                excluded=number in excluded,
+                peak_distance=float(np.abs(np.array(record.dcf_peak) - reference["dcf_peak"]).max()),
+                same_peak=same_peak, their_peak_score=their_peak_score))
         return result
     finally:
         torch.set_num_threads(previous)
+
+
+def _last_scores(tracker: object) -> list[torch.Tensor]:
+    """Instruments the (initialised) tracker's DCF so that the returned list holds the last score map its
+    ``localize`` computed."""
+    last: list[torch.Tensor] = [torch.zeros(1, 1)]
+    localize = tracker.dcf.localize  # type: ignore[attr-defined]
+
+    def keeping(*args: object, **kwargs: object) -> tuple[torch.Tensor, torch.Tensor]:
+        values, score = localize(*args, **kwargs)
+        last[0] = score
+        return values, score
+
+    tracker.dcf.localize = keeping  # type: ignore[attr-defined]
+    return last
+
+
+def _peak_agreement(record: object, score: torch.Tensor, their_peak: list[float]) -> tuple[bool, float | None]:
+    """Whether their DCF peak falls on our peak's crop pixel, and our score there relative to our peak."""
+    window = record.dcf_window  # type: ignore[attr-defined]
+    ours = np.rint(window.to_crop(np.array([record.dcf_peak])))[0]  # type: ignore[attr-defined]
+    x, y = np.rint(window.to_crop(np.array([their_peak])))[0].astype(int)
+    same = bool((ours == (x, y)).all())
+    if not (0 <= x < score.shape[-1] and 0 <= y < score.shape[-2]):
+        return same, None
+    return same, float(score[y, x] / score.max())
 
 
 def initial_region(trace: dict) -> dict:

@@ -78,6 +78,7 @@ class FrameRecord:
 
     frame: int
     dcf_peak: tuple[float, float] = (0.0, 0.0)  # image (x, y) of the DCF score peak
+    dcf_window: CropWindow | None = None  # the DCF crop the peak was found in (score index p is crop pixel p)
     hard_negative: bool = False  # DCF: peak 2 > 0.3 x peak 1
     uncertainty: float = 0.0
     ratio: float = 1.0
@@ -277,7 +278,7 @@ class JcatTracker:
         if not one_pass:
             seg_window = seg_window.moved_to(*segm_centre)
         assessment = self.sample_filter.assess(self.frame, found.peak, found.confidence)
-        record.dcf_peak, record.hard_negative = peak, found.hard_negative
+        record.dcf_peak, record.dcf_window, record.hard_negative = peak, window, found.hard_negative
         record.uncertainty, record.ratio, record.moved = assessment.uncertainty, assessment.ratio, assessment.move
         size_at_start = self.size
         self._decide_position(assessment, peak)

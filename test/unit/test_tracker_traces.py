@@ -14,8 +14,11 @@ from __future__ import annotations
 import functools
 
 import pytest
+import torch
 
-from jcat_core.eval.traces import DECISIONS, TraceComparison, compare_trace, trace_names
+from jcat_core.eval.traces import DECISIONS, TraceComparison, _peak_agreement, compare_trace, trace_names
+from jcat_core.tracker.geometry import CropWindow
+from jcat_core.tracker.tracker import FrameRecord
 
 BAR = {"mean_iou": 0.97, "iou_0.9": 0.97, **{name: 0.98 for name in DECISIONS}}
 
@@ -76,3 +79,15 @@ def test_every_trace_is_compared_and_the_stand_in_setup_is_the_traces_one() -> N
     result = comparison("default_clean")
     assert len(result.frames) == 89 and not any(frame.excluded for frame in result.frames)
     assert all(frame.position_error <= frame.position_tolerance for frame in result.frames)
+
+
+def test_the_peak_columns_read_our_score_map_at_their_peak() -> None:
+    window = CropWindow(50.0, 40.0, 32.0, 16)  # 2 image px per crop px, origin (34, 24)
+    score = torch.full((16, 16), 0.5)
+    score[8, 8], score[9, 8] = 1.0, 0.9995
+    record = FrameRecord(2, dcf_peak=(50.0, 40.0), dcf_window=window)  # crop pixel (8, 8)
+    assert _peak_agreement(record, score, [50.0, 40.0]) == (True, 1.0)
+    assert _peak_agreement(record, score, [50.0, 42.0]) == (False, pytest.approx(0.9995))  # a tie, one row down
+    assert _peak_agreement(record, score, [10.0, 40.0]) == (False, None)  # off our crop
+    result = comparison("default_clean")
+    assert 0 <= result.fraction_same_peak <= result.fraction_peak_tied() <= 1 and result.median_peak_distance > 0
