@@ -1,50 +1,6 @@
-"""What the ROS node adds to the JCAT tracker: the same frames through `track()` in-process and through the node.
-
-1. In-process: the tracker (stand-in colour-key network by default, to isolate transport cost) is initialised on
-   frame 0 of a synthetic sequence and `track()` is timed on every later frame (median, p95, fps). Its mean over
-   the second half of the sequence is the sustained cost per frame. The DCF filter refresh every update_interval
-   frames is much slower than a plain frame and grows with the sample memory, and the node keeps one waiting frame
-   only (newer ones replace it, never queue), so the rate the tracker can sustain without a drop is lower than
-   1 / mean: the highest rate at which these per-frame times, run through that one-frame mailbox, replace no frame
-   (simulated, `drop_free_fps`). The default publish rate is 0.8 x that drop-free rate.
-   Then the same frames go in-process at that rate, stamped with the wall clock and handed through the node's
-   one-frame mailbox (jcat_ros.frame_buffer.LatestFrame) to a worker thread that runs track(): stamp -> track()
-   returned is the in-process latency, the baseline of the ROS overhead. Frames that come one at a time at a camera
-   rate meet cold caches and a CPU that has gone idle; here that made track() 1.0-1.5x slower than back to back
-   (14.2-16.5 against 10.5-15.6 ms median in 13 runs), with no ROS anywhere, and its slowest frames slower too.
-   So where the drop-free rate of these paced track() times is lower, the rate becomes 0.8 x that, and the
-   in-process path runs again at it.
-2. Through ROS, once per image-subscription reliability (the node's `reliability` parameter; default: both):
-   `python -m jcat_ros.tracker_node` runs as a separate process in its own DDS domain (random ROS_DOMAIN_ID,
-   discovery limited to this host). This process holds one rclpy node that publishes the same frames as rgb8
-   sensor_msgs/Image on `image` (reliable, depth 5, like jcat_ros.camera_node) with header.stamp = wall clock at
-   publication, at the in-process path's rate, after ~/init on frame 0 with its
-   ground-truth box and stamp. A third process (this script, `--role recorder`) subscribes to ~/state and
-   /diagnostics and hands what it recorded to this one over a pipe: publisher -> node -> subscriber, each its own
-   process. The recorder takes ~/state on a thread of its own (jcat_ros.subscription_thread), as a consumer that
-   cares about latency would; a subscriber spun by rclpy's SingleThreadedExecutor gets it later (0.65-1.0 ms from
-   its middleware to the callback in earlier runs of this benchmark, 0.4 ms this way).
-   Latency = receipt of the TrackerState (wall clock in the subscription callback) - header.stamp of its frame, on
-   one host clock. The middleware's receive timestamp and the node's own latency_ms (its publish time - stamp)
-   split it into inbound + queue + tracking, outbound transport and the recorder's own delay.
-   Drops = tracked frames published - states received; the node's /diagnostics counters say where frames were
-   lost: never received by the node (transport), replaced in its one-frame mailbox (TrackerState.frames_dropped)
-   or after processing.
-3. ROS overhead = what a frame spends outside the tracker through ROS (e2e - the node's own track() time of that frame,
-   TrackerState.tracker_ms) minus what the same frame spends outside it in-process (latency - track(): the hand-off to
-   the worker and any wait behind a slower frame), the median over frames, in ms. Goal: <= 3 ms at 640x480 and no drops
-   at a rate the tracker can sustain. Outside the tracker, because track() itself swings from run to run on this VM (its
-   back-to-back median moved between 10.5 and 15.6 ms in runs minutes apart), and this is what ROS adds whatever the
-   tracker costs; frame by frame, because a slower frame makes the next ones wait in both paths. The node's and the
-   in-process track() times are shown side by side (ROS taking CPU from the tracker would show there), as are the plain
-   difference of the two e2e medians, the one to the median of back-to-back track() (what earlier versions reported) and
-   their ratio. Because two runs minutes apart still differ with the machine's load, the ROS path is also measured
-   alone: before ~/init, --idle-frames frames go through the node with no target (it converts each one and answers with
-   an IDLE state and detections, no tracking, no mask), so their stamp -> ~/state latency is the transport and node
-   overhead itself. The first --idle-warmup of them are left out: until the node's frame history (history_size frames)
-   is full, each new frame lands in heap pages the process touches for the first time, and their page faults slow it
-   down: on this project's CPU VM the path alone took 3.0-6.5 ms median over the first 35 frames (--idle-warmup 0)
-   against 2.2-2.6 ms after them.
+"""What the ROS node adds to the JCAT tracker: the same frames through `track()` in-process and through the node
+(a camera publisher, the node and a recorder, three processes), what a frame spends outside the tracker in each,
+frame by frame. Method and figures: docs/ROS_LATENCY.md.
 
     python benchmarks/ros_latency.py                                  # 640x480, CPU, stand-in, both QoS
     python benchmarks/ros_latency.py --reliability best_effort --shm-segment-mb 16   # Fast DDS with a larger SHM

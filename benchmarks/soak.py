@@ -1,31 +1,6 @@
 """Soak: the tracker node fed by a camera for N minutes while it is re-initialised, reset and cycled through its
 lifecycle, watched for memory growth, output gaps and frame counters that do not add up (issue #18, item 11).
-
-Three processes, in a DDS domain of their own (random ROS_DOMAIN_ID, discovery kept on this host):
-  - the camera, `python -m jcat_ros.camera_node`: the synthetic `clean` sequence (640x480, one moving target) looped,
-    at its default rate or --rate, with the target's true box on /jcat_camera/ground_truth;
-  - the tracker, `python -m jcat_ros.tracker_node` with weights:=standin (or --weights) and cpu_threads:=1;
-  - this one, the consumer: an rclpy node taking /jcat_tracker/state on a thread of its own (as a consumer that cares
-    about timing would), /jcat_tracker/detections, /diagnostics and the ground truth.
-After the node's first state, this process calls ~/init (the ground truth's box and stamp; when none has come, the
-target's box on the sequence's first frame with a zero stamp), and from then on, for --minutes:
-  - every --init-period s ~/init again, every --reset-period s ~/reset, two seconds IDLE, then ~/init;
-  - every --cycle-period s a lifecycle cycle through ~/change_state: deactivate, one second inactive, activate;
-  - every --rss-period s the tracker process's resident memory (VmRSS of /proc/<pid>/status).
-A period of 0 switches that action off.
-
-The verdict has three checks:
-  1. RSS slope: least-squares slope of the samples taken after --warmup-minutes, in MB/h (MB = 10^6 bytes). Goal:
-     <= 5 MB/h over a 30-minute run (the default); a short run's slope is mostly noise.
-  2. Output gaps: the time between consecutive ~/state messages (the consumer's middleware receive times) where the
-     first one says TRACKING, in camera frame periods (the median interval of the camera's frames). The node's
-     stale-input repeats are not outputs, and a gap within --event-margin s of this benchmark's own init, reset or
-     lifecycle cycle is left out. Goal: <= 3 periods. The worst gap is shown with the node's own publish times of
-     the same two states, the later frame's track() time, the camera's longest pause in it and the machine's load
-     (sampled with RSS), so a stalled camera, consumer or machine is told apart from the node.
-  3. Counter invariant, on every /diagnostics sample: frames_received == frames_processed + frames_dropped +
-     frames_bad + frames_queued + frames_in_progress, with frames_queued <= 1 and frames_in_progress <= 1 (a key the
-     node does not report counts as 0). The node's own counters_balanced, when reported, is shown beside it.
+Method and figures: docs/SOAK.md.
 
     python benchmarks/soak.py --minutes 30                         # the issue's run: about 32 minutes
     python benchmarks/soak.py --minutes 2 --warmup-minutes 0.5 --init-period 20 --reset-period 45 --cycle-period 35

@@ -3,7 +3,7 @@ through the TraX protocol.
 
 The TraX test plays the VOT toolkit's part with vot-trax's own client instead of running `vot test`: vot-toolkit
 requires opencv-python, which would shadow opencv-contrib's trackers in this environment, so it is not installed
-here (README, "Benchmark evaluation", shows `vot test` from a separate environment).
+here (docs/evaluation.md, "VOT toolkit", shows `vot test` from a separate environment).
 """
 
 from __future__ import annotations
