@@ -5,7 +5,7 @@ Examples::
     jcat-train --config config/train/jcat_published.yaml
     jcat-train --config config/train/demo_efficientnet_lite0.yaml --resume runs/train/demo_efficientnet_lite0
     jcat-train --config config/train/demo_efficientnet_lite0.yaml --show-samples 8   # PNG grid, no training
-    torchrun --nproc_per_node 4 -m jcat_core.cli.train --config config/train/jcat_published.yaml
+    torchrun --nproc_per_node 4 -m jcat_core.cli.train --config config/train/jcat_published.yaml  # 4 x 8 per step
 """
 
 from __future__ import annotations

@@ -58,8 +58,8 @@ class TrainConfig:
     train_backbone: bool = False  # published: frozen backbone, head only
     backbone_bn: str = "train"  # "train" (published: BatchNorm batch statistics) or "eval" (frozen statistics)
     epochs: int = 80
-    iterations: int = 1000  # per epoch, per process
-    batch_size: int = 32
+    iterations: int = 1000  # optimiser steps per epoch, whatever the number of torchrun processes
+    batch_size: int = 32  # pairs per step, split over the torchrun processes (shares differ by at most 1)
     lr: float = 1e-3
     lr_step: int = 20  # StepLR step, epochs
     lr_gamma: float = 0.2

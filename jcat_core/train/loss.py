@@ -10,7 +10,7 @@ EPS = 1e-10
 def segmentation_loss(logits: torch.Tensor, mask: torch.Tensor, contour: torch.Tensor) -> torch.Tensor:
     """BCE on σ(logit / 2) per channel: ch0 = target (positive term weighted by mask + contour), ch1 = background.
 
-    logits: Bx2xHxW; mask (with its contour drawn in), contour: Bx1xHxW in {0, 1}. Mean over pixels, channels, batch.
+    logits: Bx2xHxW; mask, contour (its edge pixels): Bx1xHxW in {0, 1}. Mean over pixels, channels, batch.
     """
     prob = torch.sigmoid(logits.float() / 2)
     target, background = prob[:, :1], prob[:, 1:]

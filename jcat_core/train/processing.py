@@ -2,8 +2,8 @@
 
 ``PairDataset[i]`` is a pure function of (seed, i): the reference frame, a test frame within ±max_gap frames
 (widened by 5 until a visible one exists), the reference crop at 4x the target, the jittered test crop, the
-brightness change, the test distance map, the target mask with its contour drawn in, the contour map, and with
-probability 0.005 the (reference, reference) pair whose reference mask is its box.
+brightness change, the test distance map, the target mask, its contour map (the mask's own boundary pixels), and
+with probability 0.005 the (reference, reference) pair whose reference mask is its box.
 """
 
 from __future__ import annotations
@@ -62,9 +62,10 @@ def crop(image: np.ndarray, window: CropWindow, interpolation: int, border: int)
 
 
 def contour_map(mask: np.ndarray) -> np.ndarray:
-    """The 1-pixel outer contour of a binary mask (pixels next to the mask, outside it)."""
-    grown = cv2.dilate(mask.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
-    return grown & ~mask
+    """The mask's edge pixels as the authors mark them (external contours drawn 1 px wide): inside the mask, so the
+    loss weights the target's edge without growing the target; the edges of holes are not marked."""
+    contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    return cv2.drawContours(np.zeros(mask.shape, np.uint8), contours, -1, 1, thickness=1).astype(bool)
 
 
 class PairDataset(Dataset):
@@ -151,7 +152,7 @@ class PairDataset(Dataset):
         return {
             "ref_image": images[0], "test_image": images[1],
             "ref_mask": torch.from_numpy(ref_mask_crop.astype(np.float32))[None],
-            "test_mask": torch.from_numpy((test_mask_crop | contour).astype(np.float32))[None],
+            "test_mask": torch.from_numpy(test_mask_crop.astype(np.float32))[None],
             "test_contour": torch.from_numpy(contour.astype(np.float32))[None],
             "test_dist": torch.from_numpy(dist)[None],
         }

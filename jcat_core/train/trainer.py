@@ -1,7 +1,8 @@
 """The training loop: the authors' recipe (Adam, StepLR, frozen backbone, train-mode network) plus the tooling.
 
 One process by default; under ``torchrun`` one DistributedDataParallel process per device (gloo on CPU, NCCL on
-CUDA). Every epoch writes ``checkpoints/epoch_NNNN.safetensors`` (our weight format) and ``epoch_NNNN.state.pt``
+CUDA), each taking its share of every step's batch, so an epoch is the same pairs whatever the number of processes.
+Every epoch writes ``checkpoints/epoch_NNNN.safetensors`` (our weight format) and ``epoch_NNNN.state.pt``
 (optimizer, scheduler, scaler, counters); resuming from them reproduces an uninterrupted run exactly, because
 every sample is a function of (seed, index) and the torch RNG is reseeded per epoch.
 """
@@ -14,6 +15,7 @@ import math
 import os
 import time
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -99,18 +101,33 @@ def build_network(config: TrainConfig) -> JcatNet:
     return net
 
 
-class EpochSampler(Sampler[int]):
-    """Sample indices of one epoch for one process: epoch e, rank r of w -> e*n*w + r, + w, ... (n per process)."""
+def batch_share(batch_size: int, rank: int, world: int) -> range:
+    """Rank's contiguous slice of a step's batch positions; the first batch_size % world ranks take one more."""
+    base, extra = divmod(batch_size, world)
+    start = rank * base + min(rank, extra)
+    return range(start, start + base + (rank < extra))
 
-    def __init__(self, per_process: int, rank: int = 0, world: int = 1) -> None:
-        self.per_process, self.rank, self.world, self.epoch = per_process, rank, world, 0
 
-    def __iter__(self):
-        start = self.epoch * self.per_process * self.world + self.rank
-        return iter(range(start, start + self.per_process * self.world, self.world))
+class EpochBatches(Sampler[list[int]]):
+    """One process's index batches of an epoch: epoch e, step s holds samples e*n*b + s*b + [0, b) of the recipe
+    (n steps of b), whatever the world size; this rank draws its batch_share of each, so no sample is drawn twice."""
+
+    def __init__(self, iterations: int, batch_size: int, rank: int = 0, world: int = 1) -> None:
+        if batch_size < world:
+            raise ValueError(f"batch_size {batch_size} cannot be split over {world} processes (at least one each)")
+        self.iterations, self.batch_size, self.epoch = iterations, batch_size, 0
+        self.share = batch_share(batch_size, rank, world)
+        # DDP averages gradients over ranks: scaling each rank's mean loss by this makes it the whole batch's mean
+        self.loss_weight = len(self.share) * world / batch_size
+
+    def __iter__(self) -> Iterator[list[int]]:
+        first = self.epoch * self.iterations * self.batch_size
+        for step in range(self.iterations):
+            start = first + step * self.batch_size
+            yield [start + i for i in self.share]
 
     def __len__(self) -> int:
-        return self.per_process
+        return self.iterations
 
 
 @dataclass
@@ -189,7 +206,7 @@ class Trainer:
         self.train_set = PairDataset(build_mix(config.train_sources), config.processing, config.seed)
         self.val_set = (PairDataset(build_mix(config.val_sources), config.processing, config.seed + VAL_SEED_OFFSET)
                         if config.val_sources else None)
-        self.sampler = EpochSampler(config.iterations * config.batch_size, self.dist.rank, self.dist.world)
+        self.batches = EpochBatches(config.iterations, config.batch_size, self.dist.rank, self.dist.world)
 
     # --- one step -------------------------------------------------------------------------------------------
     def _autocast(self):
@@ -218,10 +235,10 @@ class Trainer:
             self.net.feature_extractor.eval()
 
     def train_step(self, batch: dict[str, torch.Tensor]) -> tuple[float, float]:
-        """One optimiser step; returns (loss, mean mask IoU of the batch)."""
+        """One optimiser step on this process's share of the batch; returns (its loss, its mean mask IoU)."""
         logits, mask, loss = self._scored(batch)
         self.optimizer.zero_grad(set_to_none=True)
-        self.scaler.scale(loss).backward()
+        self.scaler.scale(loss * self.batches.loss_weight).backward()
         if self.config.grad_clip > 0:
             self.scaler.unscale_(self.optimizer)
             torch.nn.utils.clip_grad_norm_(self.optimizer.param_groups[0]["params"], self.config.grad_clip)
@@ -232,26 +249,26 @@ class Trainer:
             return float(loss), float(mask_iou(logits.detach(), mask).mean())
 
     # --- epochs ---------------------------------------------------------------------------------------------
-    def _loader(self, dataset: PairDataset, sampler: Sampler[int] | list[int]) -> DataLoader:
-        workers = self.config.num_workers
-        return DataLoader(dataset, batch_size=self.config.batch_size, sampler=sampler, num_workers=workers,
-                          pin_memory=self.dist.device.type == "cuda", drop_last=True,
-                          multiprocessing_context="spawn" if workers and self.dist.device.type == "cuda" else None)
+    def _loader(self, dataset: PairDataset, batches: EpochBatches) -> DataLoader:
+        workers, cuda = self.config.num_workers, self.dist.device.type == "cuda"
+        return DataLoader(dataset, batch_sampler=batches, num_workers=workers, pin_memory=cuda,
+                          multiprocessing_context="spawn" if workers and cuda else None)
 
     def train_epoch(self) -> dict[str, float]:
         """One epoch of ``iterations`` steps; the torch RNG (dropout) is reseeded from (seed, epoch, rank)."""
         torch.manual_seed(self.config.seed * 100003 + self.epoch * 101 + self.dist.rank)
         self._set_mode(True)
-        self.sampler.epoch = self.epoch
-        losses, ious = [], []
-        batches = self._loader(self.train_set, self.sampler)
+        self.batches.epoch = self.epoch
+        losses, ious, pairs = [], [], 0
+        batches = self._loader(self.train_set, self.batches)
         if self.progress:
             from tqdm import tqdm
 
-            batches = tqdm(batches, total=len(self.sampler) // self.config.batch_size,
-                           desc=f"epoch {self.epoch + 1}/{self.config.epochs}", dynamic_ncols=True)
+            batches = tqdm(batches, total=len(self.batches), desc=f"epoch {self.epoch + 1}/{self.config.epochs}",
+                           dynamic_ncols=True)
         for batch in batches:
             self.skipped += int(batch.pop("skipped").sum())
+            pairs += len(batch["test_mask"])
             loss, iou = self.train_step(batch)
             if not math.isfinite(loss):
                 raise FloatingPointError(f"loss became {loss} at step {self.steps}; lower lr or enable grad_clip")
@@ -265,7 +282,15 @@ class Trainer:
         self.scheduler.step()
         self.epoch += 1
         return {"epoch": self.epoch, "loss": sum(losses) / len(losses), "iou": sum(ious) / len(ious),
-                "lr": self.optimizer.param_groups[0]["lr"]}
+                "lr": self.optimizer.param_groups[0]["lr"], "pairs": self._summed(pairs)}
+
+    def _summed(self, count: int) -> int:
+        """A count summed over the torchrun processes: the epoch's pairs show the recipe is kept whatever N."""
+        if not self.dist.active:
+            return count
+        total = torch.tensor(count, device=self.dist.device)
+        dist.all_reduce(total)
+        return int(total)
 
     @torch.no_grad()
     def validate(self) -> dict[str, float]:
@@ -273,9 +298,8 @@ class Trainer:
         if self.val_set is None:
             return {}
         self._set_mode(False)
-        n = self.config.val_iterations * self.config.batch_size
         losses, ious = [], []
-        for batch in self._loader(self.val_set, list(range(n))):
+        for batch in self._loader(self.val_set, EpochBatches(self.config.val_iterations, self.config.batch_size)):
             batch.pop("skipped")
             logits, mask, loss = self._scored(batch)
             losses.append(float(loss))

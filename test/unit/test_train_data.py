@@ -17,7 +17,7 @@ from jcat_core.tracker import geometry
 from jcat_core.tracker.geometry import CropWindow
 from jcat_core.train.config import config_from_dict, load_config
 from jcat_core.train.datasets import DatasetLayoutError, Mix, SyntheticVideos, VosFolder, davis, youtube_vos
-from jcat_core.train.processing import PairDataset, ProcessingConfig, crop
+from jcat_core.train.processing import PairDataset, ProcessingConfig, contour_map, crop
 
 PALETTE = [0, 0, 0, 128, 0, 0, 0, 128, 0] + [0] * (256 * 3 - 9)
 
@@ -77,8 +77,52 @@ def test_pairs_follow_the_recipe_and_are_deterministic(tmp_path) -> None:
     assert a["ref_image"].shape == (3, 64, 64) and a["test_dist"].shape == (1, 64, 64)
     # reference: the target at the crop centre filling 1/4 of the side (search area 4.0) -> about 1/16 of the area
     assert 0.03 < float(a["ref_mask"].mean()) < 0.12
-    assert float((a["test_contour"] * (1 - a["test_mask"])).sum()) == 0  # contour drawn into the target mask
+    assert np.array_equal(a["test_contour"][0].numpy() > 0, contour_map(a["test_mask"][0].numpy() > 0))
     assert float(a["test_dist"].min()) < 32
+
+
+def grid(rows: str) -> np.ndarray:
+    """A bool mask from lines of '#' (set) and '.' (clear)."""
+    return np.array([[c == "#" for c in line.strip()] for line in rows.strip().splitlines()])
+
+
+def test_contour_is_the_masks_own_boundary() -> None:
+    """As the authors' processing (external contours drawn 1 px wide): the mask's edge pixels, inside it."""
+    mask = np.zeros((10, 10), bool)
+    mask[3:7, 2:7] = True  # 5 wide, 4 high
+    expected = grid("""
+        ..........
+        ..........
+        ..........
+        ..#####...
+        ..#...#...
+        ..#...#...
+        ..#####...
+        ..........
+        ..........
+        ..........""")
+    assert np.array_equal(contour_map(mask), expected)
+
+
+def test_contour_skips_holes_and_closes_at_the_crop_edge() -> None:
+    """External contours only (RETR_EXTERNAL): a hole's edge is not marked; a mask at the crop edge is closed there."""
+    mask = grid("""
+        ...###
+        ...###
+        ...###
+        ......
+        #####.
+        ##.##.
+        #####.""")
+    expected = grid("""
+        ...###
+        ...#.#
+        ...###
+        ......
+        #####.
+        #...#.
+        #####.""")
+    assert np.array_equal(contour_map(mask), expected)
 
 
 def test_box_mask_pairs(tmp_path) -> None:

@@ -1,4 +1,4 @@
-"""The training loop: overfitting a few pairs, exact resume, DDP replicas (2 gloo processes) on CPU."""
+"""The training loop: overfitting a few pairs, exact resume, DDP (2 gloo processes on CPU) sharing an epoch."""
 
 from __future__ import annotations
 
@@ -62,9 +62,10 @@ def test_resume_reproduces_an_uninterrupted_run(tmp_path) -> None:
 
 
 @pytest.mark.slow
-def test_ddp_two_gloo_processes_keep_replicas_equal(tmp_path) -> None:
+def test_ddp_two_gloo_processes_share_the_epoch_and_keep_replicas_equal(tmp_path) -> None:
+    """Each step's batch of 3 is split 2 + 1 over the processes: together they train the recipe's 2 x 3 pairs."""
     config = tmp_path / "ddp.yaml"
-    config.write_text(yaml.safe_dump(tiny(tmp_path / "run", epochs=1, val_sources=[])))
+    config.write_text(yaml.safe_dump(tiny(tmp_path / "run", epochs=1, batch_size=3, val_sources=[])))
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
                            "-m", "jcat_core.cli.train", "--config", str(config), "--device", "cpu", "--no-progress"],
@@ -72,3 +73,4 @@ def test_ddp_two_gloo_processes_keep_replicas_equal(tmp_path) -> None:
     assert done.returncode == 0, done.stderr[-3000:]
     summary = json.loads((tmp_path / "run/summary.json").read_text())
     assert summary["steps"] == 2 and summary["replicas_equal"] is True
+    assert summary["history"][-1]["pairs"] == 2 * 3
