@@ -13,31 +13,33 @@ from jcat_core.eval.datasets import LOADERS, Dataset, LayoutError, load_dataset,
 from jcat_core.eval.report import ResultSource, record_list, report
 from jcat_core.eval.results import BOX_FORMATS, MASK_FORMATS
 from jcat_core.eval.runner import run
-from jcat_core.eval.trackers import known_trackers, parse_params, parse_trackers
+from jcat_core.eval.trackers import TrackerSpec, known_trackers, parse_params, parse_trackers
 from jcat_core.eval.vot import REGIONS, SupervisedConfig, run_supervised
 from jcat_core.tracker import AUTO, PROFILES
 
 TRACKERS_INI = Path(__file__).resolve().parents[2] / "config" / "vot" / "trackers.ini"
 SPLIT_LOADERS = {"trackingnet", "davis", "youtube-vos"}  # loaders taking a split= option
+DEFAULT_TRACKERS = "jcat,csrt"  # JCAT with build_tracker's default weights, beside OpenCV's CSRT
+DESCRIPTION = "Benchmark evaluation: track datasets with JCAT and baseline trackers, score result folders, report."
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="jcat-eval", description=__doc__.split("\n")[0].strip("`: "))
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser = argparse.ArgumentParser(prog="jcat-eval", description=DESCRIPTION)
+    commands = parser.add_subparsers(title="commands", dest="command", required=True, metavar="COMMAND")
 
     def data(sub: argparse.ArgumentParser, many: bool) -> None:
         action = "append" if many else "store"
-        sub.add_argument("--dataset", action=action, required=True, choices=sorted(LOADERS),
-                         help="benchmark family" + (" (repeat with --root for several)" if many else ""))
-        sub.add_argument("--root", action=action, required=True, help="the dataset folder")
+        sub.add_argument("--dataset", action=action, required=True, choices=sorted(LOADERS), metavar="FAMILY",
+                         help=f"one of {', '.join(sorted(LOADERS))}" + (" (repeat with --root)" if many else ""))
+        sub.add_argument("--root", action=action, required=True, metavar="DIR", help="the dataset folder")
         sub.add_argument("--split", help="split for TrackingNet (TEST), DAVIS (val), YouTube-VOS (valid)")
-        sub.add_argument("--out", default="runs/eval", help="output folder (default runs/eval)")
+        sub.add_argument("--out", default="runs/eval", metavar="DIR", help="output folder (default runs/eval)")
 
     def trackers(sub: argparse.ArgumentParser) -> None:
-        sub.add_argument("--trackers", default="standin,csrt",
-                         help=f"comma-separated, from: {', '.join(known_trackers())} (default standin,csrt)")
-        sub.add_argument("--weights", help="JcatNet weights for 'jcat' (JcatNet.pth.tar or *.safetensors; default: "
-                                                "build_tracker's default, the project's demo weights)")
+        sub.add_argument("--trackers", default=DEFAULT_TRACKERS, metavar="NAMES",
+                         help=f"comma-separated, from {', '.join(known_trackers())} (default {DEFAULT_TRACKERS})")
+        sub.add_argument("--weights", metavar="FILE", help="JcatNet weights for jcat, JcatNet.pth.tar or *.safetensors "
+                                                           "(default: build_tracker's, the project's demo weights)")
         sub.add_argument("--device", default="cpu", help="cpu, cuda or auto (default cpu)")
         sub.add_argument("--profile", default=AUTO, choices=(AUTO, *PROFILES),
                          help="tracker parameters (default auto: lite for EfficientNet-Lite weights, else default)")
@@ -48,31 +50,36 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     run_cmd = commands.add_parser("run", help="track a dataset with several trackers, then report")
     data(run_cmd, many=True)
     trackers(run_cmd)
-    run_cmd.add_argument("--workers", type=int, default=1, help="worker processes over sequences (default 1)")
+    run_cmd.add_argument("--workers", type=int, default=1, metavar="N",
+                         help="worker processes over sequences (default 1)")
     run_cmd.add_argument("--fresh", action="store_true", help="run finished sequences again (no resume)")
-    run_cmd.add_argument("--synthetic", default="", help="for --dataset synthetic with an empty root: write these "
-                         "suite sequences there first (comma-separated; default all), e.g. clean,occlusion")
-    run_cmd.add_argument("--synthetic-size", default="320x240", help="WxH of written synthetic sequences")
-    run_cmd.add_argument("--synthetic-frames", type=int, default=60, help="frames per written synthetic sequence")
+    run_cmd.add_argument("--synthetic", default="", metavar="NAMES", help="for --dataset synthetic with a new root: "
+                         "the suite sequences to write there (comma-separated; default all), e.g. clean,occlusion")
+    run_cmd.add_argument("--synthetic-size", default="320x240", metavar="WxH",
+                         help="size of written synthetic frames (default 320x240)")
+    run_cmd.add_argument("--synthetic-frames", type=int, default=60, metavar="N",
+                         help="frames per written synthetic sequence (default 60)")
 
     for name, text in (("report", "score the result folders under --out (and --results) and write the report"),
                        ("compare", "score published raw results (--results) beside ours and write the report")):
         sub = commands.add_parser(name, help=text)
         data(sub, many=False)
-        sub.add_argument("--trackers", help="our tracker folders under --out/<dataset> (default: all with records)")
+        sub.add_argument("--trackers", metavar="NAMES",
+                         help="our tracker folders under --out/<dataset> (default: all with records)")
         sub.add_argument("--results", action="append", default=[], metavar="NAME=DIR[:FORMAT]",
                          help=f"a result folder to score, format one of {', '.join(BOX_FORMATS + MASK_FORMATS)} "
                               "(default: the dataset's)")
 
     vot_cmd = commands.add_parser("vot", help="VOT-style supervised run (resets after failures): accuracy, failures")
-    vot_cmd.add_argument("--root", required=True, help="a VOT dataset folder (list.txt + sequences)")
-    vot_cmd.add_argument("--out", default="runs/eval/vot", help="output folder (default runs/eval/vot)")
+    vot_cmd.add_argument("--root", required=True, metavar="DIR", help="a VOT dataset folder (list.txt + sequences)")
+    vot_cmd.add_argument("--out", default="runs/eval/vot", metavar="DIR", help="output folder (default runs/eval/vot)")
     vot_cmd.add_argument("--region", default="box", choices=REGIONS, help="what the tracker reports (default box)")
     trackers(vot_cmd)
 
     ini = commands.add_parser("trackers-ini", help="write the VOT toolkit's trackers.ini for this environment")
-    ini.add_argument("--out", required=True, help="where to write it (the VOT workspace's trackers.ini)")
-    ini.add_argument("--weights", default="", help="JcatNet weights for the jcat entries")
+    ini.add_argument("--out", required=True, metavar="FILE", help="where to write it (the VOT workspace's "
+                                                                    "trackers.ini)")
+    ini.add_argument("--weights", default="", metavar="FILE", help="JcatNet weights for the jcat entries")
 
     commands.add_parser("list", help="the known trackers and dataset families")
     args = parser.parse_args(argv)
@@ -85,6 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Console script ``jcat-eval``; returns the exit status."""
     args = parse_args(argv)
     try:
+        _check_roots(args)
         if args.command == "list":
             print("trackers:", ", ".join(known_trackers()))
             print("datasets:", ", ".join(LOADERS))
@@ -101,20 +109,58 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
+def _roots(args: argparse.Namespace) -> list[tuple[str, str]]:
+    """The command's (dataset family, --root) pairs."""
+    if args.command == "run":
+        return list(zip(args.dataset, args.root, strict=True))
+    if args.command in ("report", "compare"):
+        return [(args.dataset, args.root)]
+    return [("vot", args.root)] if args.command == "vot" else []
+
+
+def _check_roots(args: argparse.Namespace) -> None:
+    """Refuse every bad --root before anything runs or is written: a missing one, one that is not a folder, and for
+    ``run --dataset synthetic`` an existing folder without a list.txt (the suite is only written into a folder
+    that ``run`` creates, so the user's own files are never mixed in or scored as the suite)."""
+    for family, root in _roots(args):
+        path = Path(root).expanduser()
+        if family == "synthetic" and args.command == "run" and not _has_list(path):
+            if path.exists():
+                raise ValueError(f"--root {root} exists but has no list.txt: jcat-eval writes the synthetic suite "
+                                 "only into a folder that does not exist yet. Give a new --root, add a list.txt "
+                                 "naming the sequences to score, or use --dataset got10k for your own sequences")
+            continue  # _run creates it and writes the suite there
+        if not path.exists():
+            raise ValueError(f"--root {root} does not exist")
+        if not path.is_dir():
+            raise ValueError(f"--root {root} is not a folder")
+
+
+def _has_list(root: Path) -> bool:
+    """Whether ROOT holds a list.txt (a written synthetic suite, or the user's list of sequences)."""
+    return (root / "list.txt").is_file()
+
+
+def _specs(args: argparse.Namespace) -> list[TrackerSpec]:
+    """The trackers that ``run`` and ``vot`` build, from --trackers and their options."""
+    return parse_trackers(args.trackers, args.weights, args.device, args.profile, parse_params(args.param))
+
+
 def _load(family: str, root: str, split: str | None) -> Dataset:
     options = {"split": split} if split and family in SPLIT_LOADERS else {}
     return load_dataset(family, root, **options)
 
 
 def _run(args: argparse.Namespace) -> int:
-    specs = parse_trackers(args.trackers, args.weights, args.device, args.profile, parse_params(args.param))
+    specs = _specs(args)
     out = Path(args.out)
     overview: dict = {"datasets": {}, "skipped_datasets": []}
-    for family, root in zip(args.dataset, args.root, strict=True):
-        if family == "synthetic" and not (Path(root) / "list.txt").is_file():
+    for family, root in _roots(args):
+        if family == "synthetic" and not _has_list(Path(root).expanduser()):
             width, height = (int(v) for v in args.synthetic_size.lower().split("x"))
             names = tuple(n for n in args.synthetic.split(",") if n) or None
-            write_synthetic(Path(root), names, height=height, width=width, num_frames=args.synthetic_frames)
+            write_synthetic(Path(root).expanduser(), names, height=height, width=width,
+                            num_frames=args.synthetic_frames)
             print(f"[jcat-eval] wrote synthetic sequences to {root}")
         try:
             dataset = _load(family, root, args.split)
@@ -175,7 +221,7 @@ def _vot(args: argparse.Namespace) -> int:
         print(f"jcat-eval: error: {error}", file=sys.stderr)
         return 2
     _print_problems(dataset)
-    specs = parse_trackers(args.trackers, args.weights, args.device, args.profile, parse_params(args.param))
+    specs = _specs(args)
     summary = run_supervised(dataset, specs, Path(args.out), SupervisedConfig(region=args.region),
                              progress=not args.no_progress)
     for name, entry in summary["trackers"].items():

@@ -8,6 +8,9 @@ Frames where the ground truth is NaN, has a non-positive width or height, or is 
 with the target absent: they are left out of every score (the benchmarks' toolkits do the same with their absence
 and cover labels). A missing or degenerate prediction on a frame where the target is present scores IoU 0 and an
 infinite centre error, so it fails every threshold.
+
+IoU is taken on the boxes as given (as OTB's and LaSOT's toolkits do) or, given the image size, on both boxes
+bounded by the image first (as GOT-10k's toolkit does; see ``clip_to_image``).
 """
 
 from __future__ import annotations
@@ -53,6 +56,17 @@ def box_iou(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
     union = p[:, 2] * p[:, 3] + g[:, 2] * g[:, 3] - inter
     ious[ok] = inter / union
     return ious
+
+
+def clip_to_image(boxes: np.ndarray, image_size: tuple[float, float]) -> np.ndarray:
+    """(N, 4) boxes bounded by a (width, height) image as the GOT-10k toolkit does before IoU: x and y into
+    [0, W] and [0, H], then w and h into [0, W - x] and [0, H - y]; so a box over the left or top edge is moved
+    inside whole rather than cut."""
+    boxes = as_boxes(boxes).copy()
+    size = np.asarray(image_size, dtype=float)
+    boxes[:, :2] = np.clip(boxes[:, :2], 0, size)
+    boxes[:, 2:] = np.clip(boxes[:, 2:], 0, size - boxes[:, :2])
+    return boxes
 
 
 def centres(boxes: np.ndarray) -> np.ndarray:
@@ -122,9 +136,11 @@ class BoxMetrics:
 SCORE_NAMES = ("auc", "precision_20", "normalized_precision", "ao", "sr50", "sr75", "mean_iou")
 
 
-def evaluate_boxes(pred: np.ndarray, gt: np.ndarray, visible: np.ndarray | None = None) -> BoxMetrics:
+def evaluate_boxes(pred: np.ndarray, gt: np.ndarray, visible: np.ndarray | None = None,
+                   image_size: tuple[float, float] | None = None) -> BoxMetrics:
     """Score one sequence's predicted boxes against its ground truth, over the frames where the target is present
-    (gt finite with positive size and, when given, ``visible`` True)."""
+    (gt finite with positive size and, when given, ``visible`` True). With ``image_size`` (width, height) the IoU
+    scores use both boxes bounded by the image (GOT-10k's protocol); centre errors always use the boxes as given."""
     pred, gt = _pair(pred, gt)
     present = valid_boxes(gt)
     if visible is not None:
@@ -134,7 +150,8 @@ def evaluate_boxes(pred: np.ndarray, gt: np.ndarray, visible: np.ndarray | None 
         present &= visible
     frames = np.flatnonzero(present)
     pred, gt = pred[frames], gt[frames]
-    ious = box_iou(pred, gt)
+    ious = box_iou(pred, gt) if image_size is None else box_iou(clip_to_image(pred, image_size),
+                                                                 clip_to_image(gt, image_size))
     errors = center_errors(pred, gt)
     normalized = normalized_center_errors(pred, gt)
     return _metrics(ious, errors, success_curve(ious), precision_curve(errors),

@@ -3,6 +3,8 @@ report.md and the plots. Protocol details, per family:
 
 - the initialisation frame is scored for OTB, LaSOT and TrackingNet (their toolkits count it) and left out for
   GOT-10k, VOT and the synthetic sequences (GOT-10k's toolkit drops it);
+- GOT-10k's IoU is taken on both boxes bounded by the image (its toolkit's ``rect_iou(..., bound=resolution)``),
+  the other families' on the boxes as given (OTB's and LaSOT's toolkits do not bound them);
 - mask benchmarks score J&F per object over the annotated frames, without the first and (DAVIS) last frame;
   the synthetic sequences are scored on both boxes and masks;
 - sequences of a test split (ground truth withheld) are listed as unscored: their files go to the server.
@@ -24,6 +26,7 @@ from jcat_core.eval.metrics import BoxMetrics, MaskMetrics, aggregate, evaluate_
 from jcat_core.eval.runner import SequenceRecord, box_folder, box_format, read_record
 
 SCORES_FIRST_FRAME = frozenset({"otb", "lasot", "trackingnet"})
+BOUNDS_BY_IMAGE = frozenset({"got10k"})  # its toolkit bounds both boxes by the image before IoU; the others do not
 
 
 @dataclass(frozen=True)
@@ -78,7 +81,8 @@ def _score_boxes(dataset: Dataset, sequence: Sequence, source: ResultSource) -> 
         raise ValueError(f"{len(pred)} result boxes for {len(sequence)} frames")
     first = sequence.start if dataset.family in SCORES_FIRST_FRAME else sequence.start + 1
     visible = None if sequence.visible is None else sequence.visible[first:]
-    metrics = evaluate_boxes(pred[first:], sequence.boxes[first:], visible)
+    image_size = sequence.frame_size() if dataset.family in BOUNDS_BY_IMAGE else None
+    metrics = evaluate_boxes(pred[first:], sequence.boxes[first:], visible, image_size)
     return replace(metrics, frames=metrics.frames + first)
 
 

@@ -11,6 +11,7 @@ from jcat_core.eval.metrics import (
     boundary_f_measure,
     box_iou,
     center_errors,
+    clip_to_image,
     evaluate_boxes,
     evaluate_masks,
     mask_iou,
@@ -141,3 +142,32 @@ def test_against_the_got10k_package() -> None:
     ao, sr, _, _ = ExperimentGOT10k.__new__(ExperimentGOT10k)._evaluate(ious, np.zeros(0))
     assert m.ao == pytest.approx(ao, abs=1e-12)
     assert m.sr50 == pytest.approx(sr, abs=1e-12)
+
+
+def test_boxes_outside_the_image_against_the_got10k_package() -> None:
+    """GOT-10k's toolkit bounds both boxes by the image before IoU; OTB's computes IoU on the boxes as given."""
+    got10k_metrics = pytest.importorskip("got10k.utils.metrics", reason="the got10k package (eval extra)")
+    from got10k.experiments.got10k import ExperimentGOT10k
+
+    size = (160.0, 120.0)
+    rng = np.random.default_rng(7)
+    gt = np.column_stack([rng.uniform(-20, 150, (400, 2)), rng.uniform(5, 70, (400, 2))])
+    pred = gt + np.column_stack([rng.normal(0, 40, (400, 2)), rng.normal(0, 15, (400, 2))])
+    pred[:, 2:] = np.abs(pred[:, 2:]) + 1
+    pred[:10, 0] = rng.uniform(170, 300, 10)  # wholly right of the image
+    pred[10:20, 1] = -pred[10:20, 3] - rng.uniform(1, 50, 10)  # wholly above it
+    bounded = got10k_metrics.rect_iou(pred.copy(), gt.copy(), bound=size)
+    assert np.abs(bounded - got10k_metrics.rect_iou(pred.copy(), gt.copy())).max() > 0.1  # the case matters
+
+    m = evaluate_boxes(pred, gt, image_size=size)
+    np.testing.assert_allclose(m.ious, bounded, atol=1e-9)
+    ao, sr, _, _ = ExperimentGOT10k.__new__(ExperimentGOT10k)._evaluate(bounded, np.zeros(0))
+    assert m.ao == pytest.approx(ao, abs=1e-12) and m.sr50 == pytest.approx(sr, abs=1e-12)
+    clipped_pred, clipped_gt = pred.copy(), gt.copy()
+    got10k_metrics.rect_iou(clipped_pred, clipped_gt, bound=size)  # bounds its arguments in place
+    np.testing.assert_allclose(clip_to_image(pred, size), clipped_pred, atol=1e-12)
+    np.testing.assert_allclose(clip_to_image(gt, size), clipped_gt, atol=1e-12)
+
+    unbounded = evaluate_boxes(pred, gt)  # OTB (and LaSOT, TrackingNet): the boxes as given
+    np.testing.assert_allclose(unbounded.ious, got10k_metrics.rect_iou(pred.copy(), gt.copy()), atol=1e-9)
+    np.testing.assert_allclose(unbounded.center_errors, got10k_metrics.center_error(pred, gt), atol=1e-9)

@@ -102,6 +102,48 @@ def test_attribute_breakdowns_and_test_split(tmp_path: Path) -> None:
     assert "| object_class=car | 0.333 |" in text and "| GOT-10k_Val_000002 | 0.333 |" in text
 
 
+def test_got10k_bounds_boxes_by_the_image_as_its_toolkit_and_otb_does_not(tmp_path: Path) -> None:
+    """Boxes leaving the image: AO/SR as got10k's ExperimentGOT10k.report on the same files; OTB unbounded."""
+    got10k_metrics = pytest.importorskip("got10k.utils.metrics", reason="the got10k package (eval extra)")
+    from got10k.experiments.got10k import ExperimentGOT10k
+
+    root, folder = tmp_path / "GOT-10k" / "val", tmp_path / "results" / "GOT-10k" / "wild"
+    rng = np.random.default_rng(5)
+    names = ["GOT-10k_Val_000001", "GOT-10k_Val_000002"]
+    for name in names:
+        write_frames(root / name, [f"{i:08d}.jpg" for i in range(1, 13)])
+        truth = np.column_stack([rng.uniform(0, 30, 12), rng.uniform(0, 15, 12), rng.uniform(8, 25, (12, 2))])  # inside
+        np.savetxt(root / name / "groundtruth.txt", truth, fmt="%.4f", delimiter=",")
+        (root / name / "meta_info.ini").write_text(f"[METAINFO]\nresolution: ({W}, {H})\nobject_class: cat\n")
+        for label, values in (("cover", rng.integers(0, 9, 12)), ("absence", np.zeros(12)),
+                              ("cut_by_image", np.zeros(12))):
+            np.savetxt(root / name / f"{label}.label", values, fmt="%d")
+        pred = truth + np.column_stack([rng.normal(0, 25, (12, 2)), rng.normal(0, 10, (12, 2))])
+        pred[:, 2:] = np.abs(pred[:, 2:]) + 2
+        write_boxes(folder, "got10k", name, pred, np.full(12, 0.01))
+    (root / "list.txt").write_text("\n".join(names) + "\n")
+
+    toolkit = ExperimentGOT10k(str(tmp_path / "GOT-10k"), subset="val", result_dir=str(tmp_path / "results"),
+                               report_dir=str(tmp_path / "reports")).report(["wild"])["wild"]
+    summary = report(load_dataset("got10k", root), [ResultSource("wild", folder, "got10k")], tmp_path / "out")
+    ours = summary["trackers"]["wild"]
+    assert ours["overall"]["ao"] == pytest.approx(toolkit["overall"]["ao"], abs=1e-9)
+    assert ours["overall"]["sr50"] == pytest.approx(toolkit["overall"]["sr"], abs=1e-9)
+    for name in names:
+        assert ours["per_sequence"][name]["ao"] == pytest.approx(toolkit["seq_wise"][name]["ao"], abs=1e-9)
+
+    truth = otb_fixture(tmp_path / "OTB100")
+    published = tmp_path / "published"
+    published.mkdir()
+    offset = np.array([-12.0, -7.0, 5.0, 3.0])  # over the left and top edges
+    for name, boxes in truth.items():
+        np.savetxt(published / f"{name}.txt", boxes + offset, fmt="%g", delimiter=",")
+    otb = report(load_dataset("otb", tmp_path / "OTB100"), [ResultSource("p", published, "otb")], tmp_path / "otb")
+    for name, boxes in truth.items():
+        unbounded = got10k_metrics.rect_iou(boxes + offset, boxes.copy())
+        assert otb["trackers"]["p"]["per_sequence"][name]["mean_iou"] == pytest.approx(unbounded.mean(), abs=1e-9)
+
+
 def test_vot_per_frame_attributes(tmp_path: Path) -> None:
     root = tmp_path / "vot"
     write_frames(root / "ball" / "color", [f"{i:08d}.jpg" for i in range(1, 5)])

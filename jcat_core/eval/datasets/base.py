@@ -99,6 +99,11 @@ class Sequence:
         """Frame ``index`` as HxWx3 uint8 RGB."""
         return read_rgb(self.frames[index])
 
+    def frame_size(self) -> tuple[int, int]:
+        """(width, height) of the start frame, read from its header alone (GOT-10k bounds boxes by it)."""
+        with Image.open(self.frames[self.start]) as image:
+            return image.size
+
     def mask(self, index: int) -> np.ndarray | None:
         """The target's HxW bool mask on frame ``index``; None when the dataset has none for that frame."""
         return None if self.masks is None else self.masks(index)
