@@ -53,6 +53,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     run_cmd.add_argument("--workers", type=int, default=1, metavar="N",
                          help="worker processes over sequences (default 1)")
     run_cmd.add_argument("--fresh", action="store_true", help="run finished sequences again (no resume)")
+    run_cmd.add_argument("--init-mask", action="store_true", help="start from the first ground-truth mask")
     run_cmd.add_argument("--synthetic", default="", metavar="NAMES", help="for --dataset synthetic with a new root: "
                          "the suite sequences to write there (comma-separated; default all), e.g. clean,occlusion")
     run_cmd.add_argument("--synthetic-size", default="320x240", metavar="WxH",
@@ -171,7 +172,7 @@ def _run(args: argparse.Namespace) -> int:
         _print_problems(dataset)
         folder = out / family
         records = run(dataset, specs, folder, workers=args.workers, resume=not args.fresh,
-                      progress=not args.no_progress)
+                      progress=not args.no_progress, init_mask=args.init_mask)
         sources = [ResultSource(s.name, folder / s.name, dataset.result_format) for s in specs]
         report(dataset, sources, folder, records)
         overview["datasets"][family] = str(folder / "summary.json")

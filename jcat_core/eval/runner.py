@@ -62,7 +62,7 @@ def read_record(tracker_folder: Path, name: str) -> SequenceRecord | None:
 
 
 def run(dataset: Dataset, trackers: Seq[TrackerSpec], out: Path, workers: int = 1, resume: bool = True,
-        progress: bool = True) -> list[SequenceRecord]:
+        progress: bool = True, init_mask: bool = False) -> list[SequenceRecord]:
     """Run every tracker on every sequence of the dataset (skipping finished ones when ``resume``); a sequence that
     fails is recorded with its error and the others go on. Returns all records, old and new."""
     out = Path(out)
@@ -78,11 +78,12 @@ def run(dataset: Dataset, trackers: Seq[TrackerSpec], out: Path, workers: int = 
         print(f"[jcat-eval] {dataset.name}: {len(finished)} finished tracker/sequence pairs kept (resume), "
               f"{len(jobs)} to run", flush=True)
     fmt, has_masks = dataset.result_format, dataset.masks
+    from_mask = has_masks and (init_mask or fmt in results.MASK_FORMATS)
     bar = tqdm(total=len(jobs), desc=f"{dataset.name}", unit="seq", disable=not progress)
     new: list[SequenceRecord] = []
     if workers <= 1 or len(jobs) <= 1:
         for spec, sequence in jobs:
-            new.append(run_sequence(spec, sequence, out / spec.name, fmt, has_masks))
+            new.append(run_sequence(spec, sequence, out / spec.name, fmt, has_masks, from_mask))
             bar.set_postfix_str(f"{spec.name}/{sequence.name}")
             bar.update()
     else:
@@ -90,7 +91,7 @@ def run(dataset: Dataset, trackers: Seq[TrackerSpec], out: Path, workers: int = 
         threads = max(1, (os.cpu_count() or 1) // workers)
         with ProcessPoolExecutor(workers, mp_context=context, initializer=_limit_threads,
                                  initargs=(threads,)) as pool:
-            futures = [pool.submit(run_sequence, spec, sequence, out / spec.name, fmt, has_masks)
+            futures = [pool.submit(run_sequence, spec, sequence, out / spec.name, fmt, has_masks, from_mask)
                        for spec, sequence in jobs]
             for future in as_completed(futures):
                 record = future.result()
@@ -104,12 +105,12 @@ def run(dataset: Dataset, trackers: Seq[TrackerSpec], out: Path, workers: int = 
     return finished + new
 
 
-def run_sequence(spec: TrackerSpec, sequence: Sequence, folder: Path, fmt: str, has_masks: bool
-                 ) -> SequenceRecord:
+def run_sequence(spec: TrackerSpec, sequence: Sequence, folder: Path, fmt: str, has_masks: bool,
+                 from_mask: bool = False) -> SequenceRecord:
     """Track one sequence from its start frame and write its result files and record; errors become a
     "failed" record naming the problem."""
     try:
-        record = _track(spec, sequence, Path(folder), fmt, has_masks)
+        record = _track(spec, sequence, Path(folder), fmt, has_masks, from_mask)
     except Exception as error:  # one bad sequence (unreadable frame, tracker error) must not stop the run
         where = traceback.extract_tb(error.__traceback__)[-1]
         record = SequenceRecord(spec.name, sequence.name, "failed",
@@ -132,7 +133,8 @@ def _tracker(spec: TrackerSpec) -> object:
     return _BUILT[spec]
 
 
-def _track(spec: TrackerSpec, sequence: Sequence, folder: Path, fmt: str, has_masks: bool) -> SequenceRecord:
+def _track(spec: TrackerSpec, sequence: Sequence, folder: Path, fmt: str, has_masks: bool,
+           from_mask: bool) -> SequenceRecord:
     tracker = _tracker(spec)
     n, start = len(sequence), sequence.start
     boxes = np.full((n, 4), np.nan)
@@ -140,7 +142,7 @@ def _track(spec: TrackerSpec, sequence: Sequence, folder: Path, fmt: str, has_ma
     image = sequence.image(start)
     init_mask = sequence.mask(start) if has_masks else None
     began = time.perf_counter()
-    if init_mask is not None and init_mask.any():
+    if from_mask and init_mask is not None and init_mask.any():
         tracker.initialize(image, mask=init_mask)  # type: ignore[attr-defined]
     else:
         tracker.initialize(image, box=tuple(float(v) for v in sequence.init_box))  # type: ignore[attr-defined]

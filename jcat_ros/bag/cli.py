@@ -46,7 +46,7 @@ def cmd_make(args: argparse.Namespace) -> int:
                           camera=args.camera.rstrip("/"), compressed=args.compressed or "", encoding=args.encoding,
                           box=args.box, force=args.force)
     result = make_bag(options)
-    print(f"wrote {result.path}: {result.frames} frames at {args.rate:g} Hz ({args.storage}), "
+    print(f"wrote {result.path}: {result.frames} frames at {result.rate:g} Hz ({result.rate_from}), {args.storage}, "
           f"{'with' if result.ground_truth else 'without'} ground truth")
     for topic, kind in result.topics.items():
         print(f"  {topic}  {kind}")
@@ -75,7 +75,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     video = None if args.no_video else OverlayVideo(out / "overlay.mp4", args.video_fps)
     result = evaluate_bag(EvalOptions(Path(args.bag), args.image_topic, args.box,
-                                      args.init_frame, args.max_frames),
+                                      args.init_frame, args.max_frames, args.init_mask),
                           lambda: build_tracker(weights=weights, device=args.device), description,
                           None if video is None else video.add)
     paths = write_report(result, out)
@@ -151,9 +151,10 @@ def parser() -> argparse.ArgumentParser:
     make.add_argument("source", help="synthetic:<name>, a GOT-10k sequence folder, an image folder or a video file")
     make.add_argument("out", help="bag folder to write")
     make.add_argument("--storage", choices=list(STORAGES), default="mcap")
-    make.add_argument("--rate", type=float, default=10.0, help="frames per second of the stamps")
-    make.add_argument("--frames", type=int, default=120, help="synthetic length; most frames taken from others "
-                                                              "(0 = all)")
+    make.add_argument("--rate", type=float, help="frames per second of the stamps (default: a video's own rate, "
+                                                 "else 10)")
+    make.add_argument("--frames", type=int, default=0, help="the most frames taken (default 0: all); a synthetic "
+                                                            "sequence's length (default 120)")
     make.add_argument("--width", type=int, default=640, help="synthetic width")
     make.add_argument("--height", type=int, default=480, help="synthetic height")
     make.add_argument("--seed", type=int, default=0)
@@ -180,6 +181,8 @@ def parser() -> argparse.ArgumentParser:
 
     common(evaluate := sub.add_parser("eval", help="the tracker in-process over a bag, against its ground truth"))
     common(replay := sub.add_parser("replay", help="node in the loop: publish the bag, record the node's outputs"))
+    evaluate.add_argument("--init-mask", action="store_true", help="start from the init frame's ground-truth mask "
+                                                                   "(a mask benchmark's start) instead of its box")
     replay.add_argument("--node", default="/jcat_tracker", help="the tracker node's full name")
     replay.add_argument("--start-node", action="store_true", help="start the node (ros2 launch) for this replay "
                                                                   "instead of attaching to a running one")

@@ -1,7 +1,8 @@
 """`jcat-bag eval`: the core tracker in-process over a bag's camera topic, against the bag's ground truth.
 
 No ROS processes: frames are decoded with the node's own image conversion and fed to the same `build_tracker`
-the node uses, so the figures are the tracker's, without transport or scheduling effects.
+the node uses, so the figures are the tracker's, without transport or scheduling effects. It starts from a box, as
+the node's ~/init does; `init_mask` starts from the init frame's ground-truth mask instead (a mask benchmark's start).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from jcat_core.eval.metrics import mask_iou
-from jcat_ros.bag.reader import Bag, GroundTruth
+from jcat_ros.bag.reader import Bag, BagFrame, GroundTruth
 from jcat_ros.bag.records import FOUND, FrameRecord, RunResult, fill_ious, latency_figures
 from jcat_ros.bag.writer import BagError
 from jcat_ros.image_conversion import ImageConversionError, to_rgb8
@@ -29,6 +30,7 @@ class EvalOptions:
     box: tuple[float, float, float, float] | None = None  # init box instead of the bag's
     init_frame: int = 0  # frame the --box is drawn on
     max_frames: int = 0  # 0 = all
+    init_mask: bool = False  # start from the init frame's ground-truth mask (a mask benchmark's start), not its box
 
 
 def initial_target(bag: Bag, truth: GroundTruth, frames: list, box, init_frame: int) -> dict:
@@ -45,18 +47,18 @@ def initial_target(bag: Bag, truth: GroundTruth, frames: list, box, init_frame: 
     for i, frame in enumerate(frames):
         gt = truth.boxes.get(frame.stamp_ns)
         if gt is not None and gt[2] > 0 and gt[3] > 0:
-            source = "box + mask" if frame.stamp_ns in truth.masks else "box"
-            return {"frame": i, "box": list(gt), "from": f"first ground truth {source} ({bag.truth_topic})"}
+            return {"frame": i, "box": list(gt), "from": f"first ground truth ({bag.truth_topic})"}
     raise BagError(f"{bag.path}: no ground truth and no recorded init request; give the target with --box x,y,w,h")
 
 
-def initial_mask(init: dict, stamp_ns: int, truth: GroundTruth) -> np.ndarray | None:
-    """The ground-truth mask to initialise on, as jcat-eval does on mask benchmarks: only when starting from the
-    ground truth and its mask on that frame is not empty."""
-    if not init["from"].startswith("first ground truth"):
-        return None
-    mask = truth.mask(stamp_ns)
-    return mask if mask is not None and mask.any() else None
+def initial_mask(frame: BagFrame, truth: GroundTruth) -> np.ndarray:
+    """The init frame's ground-truth mask, for --init-mask; BagError when the bag has none there, rather than
+    quietly starting from the box."""
+    mask = truth.mask(frame.stamp_ns)
+    if mask is None or not mask.any():
+        raise BagError(f"--init-mask: the bag has no ground-truth mask (or an empty one) on the init frame "
+                       f"{frame.index}; start from the box instead")
+    return mask
 
 
 def record_truth(record: FrameRecord, truth: GroundTruth) -> None:
@@ -82,6 +84,8 @@ def evaluate_bag(options: EvalOptions, tracker_factory: Callable, weights_descri
         if not index:
             raise BagError(f"{bag.path}: no messages on {bag.image_topic}")
         init = initial_target(bag, truth, index, options.box, options.init_frame)
+        start_mask = initial_mask(index[init["frame"]], truth) if options.init_mask else None
+        init["start"] = "mask" if options.init_mask else "box"
         result = RunResult("eval", str(bag.path), bag.image_topic, weights_description, init)
         if truth.not_finite:
             result.problems.append(f"{len(truth.not_finite)} ground-truth boxes are not finite (NaN or inf): those "
@@ -103,7 +107,6 @@ def evaluate_bag(options: EvalOptions, tracker_factory: Callable, weights_descri
                     result.records.append(record)
                     continue
                 if frame.index == init["frame"]:
-                    start_mask = initial_mask(init, frame.stamp_ns, truth)
                     if start_mask is not None:
                         tracker.initialize(image, mask=start_mask)
                     else:

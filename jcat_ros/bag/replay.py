@@ -414,14 +414,13 @@ class Replay:
 
     def _write_result_bag(self) -> None:
         """Every output received, at its receipt time, plus the input headers and the init request sent."""
-        store = T.typestore()
         types = {"/diagnostics": T.DIAGNOSTICS, INIT_TOPIC: T.INIT_REQUEST, INPUT_HEADERS: "std_msgs/msg/Header"}
         for topic in self.outputs:
             types.setdefault(topic, {TrackerState: T.TRACKER_STATE, Detection2DArray: T.DETECTIONS,
                                      Image: T.IMAGE}.get(self.outputs[topic][0]))
         self.options.out.parent.mkdir(parents=True, exist_ok=True)
         with Writer(self.options.out, version=9, storage_plugin=STORAGES[self.options.storage]) as writer:
-            connections = {topic: writer.add_connection(topic, kind, typestore=store) for topic, kind in types.items()}
+            connections = {topic: T.add_connection(writer, topic, kind) for topic, kind in types.items()}
             rows = [(received, topic, msg) for topic, (_, messages) in self.outputs.items()
                     for received, msg in list(messages)]
             rows += [(wall, INPUT_HEADERS, head) for _, wall, head in self.published]

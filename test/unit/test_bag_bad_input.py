@@ -151,3 +151,14 @@ def test_an_unreadable_frame_in_a_folder_keeps_the_frames_before_it(tmp_path, ca
     assert "stopped after 3 frames" in err and "kept" in err
     with Reader(tmp_path / "partial") as reader:
         assert reader.topics["/camera/image_raw"].msgcount == 3
+
+
+def test_init_mask_on_a_bag_without_masks_says_so(tmp_path, capsys) -> None:
+    images = tmp_path / "images"
+    images.mkdir()
+    for i in range(2):
+        cv2.imwrite(str(images / f"{i:04d}.png"), np.full((32, 48, 3), 60 * i, np.uint8))
+    assert jcat_bag(["make", str(images), str(tmp_path / "bag"), "--box", "4,5,10,8"]) == 0
+    err = fails(capsys, "eval", str(tmp_path / "bag"), "--init-mask", "--weights", "standin", "--out",
+                str(tmp_path / "out"))
+    assert "no ground-truth mask" in err and "init frame 0" in err

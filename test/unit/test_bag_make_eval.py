@@ -10,13 +10,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from rosbags.highlevel import AnyReader
 from rosbags.rosbag2 import Reader
 
 from jcat_core.data.synthetic import SyntheticSequence, synthetic_suite
+from jcat_core.eval.datasets import write_synthetic
 from jcat_core.eval.metrics import evaluate_boxes
 from jcat_core.tracker import build_tracker
 from jcat_ros.bag import types as T
 from jcat_ros.bag.cli import main as jcat_bag
+from jcat_ros.bag.writer import INIT_TOPIC
+from jcat_ros.message_fields import box_xywh
 
 REPO = Path(__file__).resolve().parents[2]
 SIZE = dict(width=160, height=120)
@@ -48,22 +52,26 @@ def test_make_writes_a_rosbag2_with_the_expected_types_and_counts(tmp_path, stor
     assert images[0].encoding == "rgb8" and (images[0].width, images[0].height) == (160, 120)
 
 
-def test_make_then_eval_equals_jcat_eval_on_the_same_sequence(tmp_path, one_thread) -> None:
+@pytest.mark.parametrize(("family", "start"), [("synthetic", "box"), ("synthetic", "mask"), ("got10k", "box")])
+def test_make_then_eval_equals_jcat_eval_on_the_same_sequence(tmp_path, one_thread, family, start) -> None:
+    """One protocol in both tools, from the first box unless --init-mask asks for the first ground-truth mask: the
+    same box figures and mask IoU (J) on a GOT-10k-layout folder with masks, read as the synthetic suite or as
+    GOT-10k (the real-clip case: a sequence folder with a mask/ folder)."""
     from jcat_core.cli.eval import main as jcat_eval
 
-    # jcat-eval writes the synthetic sequence (GOT-10k layout, jpeg frames, masks), tracks and scores it
-    assert jcat_eval(["run", "--dataset", "synthetic", "--root", str(tmp_path / "data"), "--synthetic", "clean",
-                      "--synthetic-size", "160x120", "--synthetic-frames", str(FRAMES), "--trackers", "standin",
-                      "--out", str(tmp_path / "jcat-eval"), "--no-progress"]) == 0
-    expected = json.loads((tmp_path / "jcat-eval" / "synthetic" / "summary.json").read_text())
+    data = write_synthetic(tmp_path / "data", ("clean",), height=120, width=160, num_frames=FRAMES)
+    option = ["--init-mask"] if start == "mask" else []
+    assert jcat_eval(["run", "--dataset", family, "--root", str(data), "--trackers", "standin", "--out",
+                      str(tmp_path / "jcat-eval"), "--no-progress", *option]) == 0
+    expected = json.loads((tmp_path / "jcat-eval" / family / "summary.json").read_text())
     expected = expected["trackers"]["standin"]["per_sequence"]["clean"]
-    # the same folder as a bag, evaluated in-process by jcat-bag
-    assert jcat_bag(["make", str(tmp_path / "data" / "clean"), str(tmp_path / "bag"), "--frames", "0"]) == 0
+    # the same folder as a bag (all its frames, by default), evaluated in-process by jcat-bag
+    assert jcat_bag(["make", str(data / "clean"), str(tmp_path / "bag")]) == 0
     assert jcat_bag(["eval", str(tmp_path / "bag"), "--weights", "standin", "--device", "cpu", "--out",
-                     str(tmp_path / "eval"), "--no-video"]) == 0
+                     str(tmp_path / "eval"), "--no-video", *option]) == 0
     report = json.loads((tmp_path / "eval" / "report.json").read_text())
     accuracy = report["accuracy"]
-    assert report["init"]["from"].startswith("first ground truth box + mask")  # jcat-eval starts from the mask
+    assert report["init"]["start"] == start
     assert accuracy["frames_with_truth"] == FRAMES - 1  # the init frame is not scored, in either
     # jcat-eval scores the boxes it wrote to its result files (4 decimals), jcat-bag the tracker's own floats
     for name in ("auc", "precision_20", "normalized_precision", "ao", "sr50", "sr75", "mean_iou"):
@@ -73,21 +81,27 @@ def test_make_then_eval_equals_jcat_eval_on_the_same_sequence(tmp_path, one_thre
     assert {"iou_over_time.png", "latency_histogram.png", "success.png"} <= written
 
 
-def test_eval_scores_with_jcat_core_metrics(tmp_path, one_thread) -> None:
-    """On a raw (lossless) bag: the core tracker run directly over the same frames, scored by evaluate_boxes."""
+@pytest.mark.parametrize("start", ["box", "mask"])
+def test_eval_scores_with_jcat_core_metrics(tmp_path, one_thread, start) -> None:
+    """On a raw (lossless) bag: the core tracker run directly over the same frames, started from the first box (as
+    the node is) or, with --init-mask, from the first ground-truth mask, and scored by evaluate_boxes."""
     bag = make(tmp_path, "bag")
     assert jcat_bag(["eval", str(bag), "--weights", "standin", "--device", "cpu", "--out", str(tmp_path / "eval"),
-                     "--no-video"]) == 0
-    accuracy = json.loads((tmp_path / "eval" / "report.json").read_text())["accuracy"]
+                     "--no-video", *(["--init-mask"] if start == "mask" else [])]) == 0
+    report = json.loads((tmp_path / "eval" / "report.json").read_text())
+    accuracy = report["accuracy"]
     sequence = SyntheticSequence(synthetic_suite(num_frames=FRAMES, seed=0, **SIZE)["clean"])
     tracker = build_tracker(weights="standin", device="cpu")
-    tracker.initialize(sequence[0].image, mask=sequence[0].mask)
+    given = {"box": tuple(report["init"]["box"])} if start == "box" else {"mask": sequence[0].mask}
+    tracker.initialize(sequence[0].image, **given)
     boxes = [tuple(tracker.track(f.image).box) for f in sequence[1:]]
     expected = evaluate_boxes(np.array(boxes), np.array([f.box for f in sequence[1:]]),
                               np.array([f.visible for f in sequence[1:]]))
     for name in ("auc", "precision_20", "normalized_precision", "ao", "sr50", "sr75", "mean_iou"):
         assert accuracy[name] == pytest.approx(getattr(expected, name), abs=1e-12), name
     assert accuracy["success_curve"]["success"] == pytest.approx(expected.success.tolist())
+    assert accuracy["mask_iou"] > 0.5  # J wherever the bag has ground-truth masks, whichever the start
+    assert report["init"]["start"] == start
 
 
 def test_a_compressed_image_bag_is_written_and_evaluated(tmp_path, one_thread) -> None:
@@ -182,3 +196,16 @@ def test_bag_types_have_the_hashes_rosidl_generates(msgtype) -> None:
         pytest.skip(f"no rosidl type description of {msgtype} here (interfaces not built)")
     hashes = {h["type_name"]: h["hash_string"] for h in json.loads(found[0].read_text())["type_hashes"]}
     assert T.typestore().hash_rihs01(msgtype) == hashes[msgtype]
+
+
+@pytest.mark.parametrize("storage", ["mcap", "sqlite3"])
+def test_the_init_request_decodes_with_rosbags_own_reader_under_its_ros_name(tmp_path, storage) -> None:
+    """rosbags' AnyReader builds its types from the definitions stored in the bag: with no types registered and
+    nothing renamed it opens a bag holding an init request and decodes it as jcat_ros/srv/InitTarget_Request."""
+    bag = make(tmp_path, storage, "--storage", storage, "--box", "10,20,30,40")
+    with AnyReader([bag]) as reader:
+        [connection] = [c for c in reader.connections if c.topic == INIT_TOPIC]
+        [(_, _, raw)] = list(reader.messages(connections=[connection]))
+        request = reader.deserialize(raw, connection.msgtype)
+    assert connection.msgtype == "jcat_ros/srv/InitTarget_Request"
+    assert box_xywh(request.box) == pytest.approx((10, 20, 30, 40)) and request.target_id == "target"

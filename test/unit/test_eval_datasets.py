@@ -68,6 +68,27 @@ def test_got10k_val_and_test_split(tmp_path: Path) -> None:
     assert not test_seq.scored and len(test_seq.boxes) == 3 and np.isnan(test_seq.boxes[1:]).all()
 
 
+def test_got10k_masks_are_read_where_a_frame_has_one_and_scored(tmp_path: Path) -> None:
+    """A GOT-10k folder with a mask/ folder (a real clip annotated with masks, some frames without one): its masks
+    are read, None where a frame has no file, and the dataset is scored on masks too; one without mask/ is not."""
+    clip = tmp_path / "masked" / "cup"
+    frames(clip, [f"{i:08d}.png" for i in range(1, 4)])
+    lines(clip / "groundtruth.txt", ["1,2,10,8"] * 3)
+    mask = np.zeros((H, W), np.uint8)
+    mask[2:10, 1:11] = 255
+    for name in ("00000001.png", "00000003.png"):
+        (clip / "mask").mkdir(exist_ok=True)
+        cv2.imwrite(str(clip / "mask" / name), mask)
+    data = load_dataset("got10k", clip.parent)
+    assert data.masks and not data.problems
+    cup = data["cup"]
+    np.testing.assert_array_equal(cup.mask(0), mask > 0)
+    assert cup.mask(1) is None and cup.mask(2) is not None
+    frames(tmp_path / "plain" / "car", ["00000001.jpg"])
+    lines(tmp_path / "plain" / "car" / "groundtruth.txt", ["1,2,10,8"])
+    assert not load_dataset("got10k", tmp_path / "plain").masks
+
+
 def test_synthetic_sequences_in_the_got10k_layout(tmp_path: Path) -> None:
     write_synthetic(tmp_path, ("clean", "exit_reentry"), height=48, width=64, num_frames=12)
     data = load_dataset("synthetic", tmp_path)

@@ -12,6 +12,7 @@ from jcat_core.eval.datasets.base import (
     LayoutError,
     PngMasks,
     Sequence,
+    checked_sequence,
     collect,
     image_files,
     listed_sequences,
@@ -32,8 +33,15 @@ def load_got10k(root: Path, family: str = "got10k") -> Dataset:
     if not names:
         raise LayoutError("GOT-10k", root, "no sequence folder with a groundtruth.txt", LAYOUT)
     sequences, problems = collect((name, _builder(root / name)) for name in names)
+    masks = family == "synthetic" or any(s.masks is not None for s in sequences)  # scored with J&F where present
     return Dataset("GOT-10k" if family == "got10k" else "synthetic", family, root, sequences, problems,
-                   result_format="got10k", masks=family == "synthetic")
+                   result_format="got10k", masks=masks)
+
+
+def load_got10k_sequence(folder: Path) -> Sequence:
+    """One sequence folder in the GOT-10k layout, read and checked as load_got10k reads each of its sequences (so
+    `jcat-bag make` takes every layout jcat-eval does); SequenceError or OSError says why it cannot be used."""
+    return checked_sequence(_builder(Path(folder))(), [])
 
 
 def _builder(folder: Path):
@@ -46,14 +54,20 @@ def _builder(folder: Path):
         if (folder / "cover.label").is_file():
             covered = read_numbers(folder / "cover.label").ravel() > 0
             visible = covered if visible is None else visible & covered
-        masks = None
-        if (folder / "mask").is_dir():
-            masks = PngMasks(tuple((folder / "mask" / f"{p.stem}.png") for p in frames))
-        sequence = Sequence(folder.name, tuple(frames), boxes, visible=visible, masks=masks, tags=_meta(folder))
+        sequence = Sequence(folder.name, tuple(frames), boxes, visible=visible, masks=_masks(folder, frames),
+                            tags=_meta(folder))
         if visible is not None and len(visible) != len(frames):
             sequence.visible = None  # a label file of the wrong length is ignored rather than misaligned
         return sequence
     return build
+
+
+def _masks(folder: Path, frames: list[Path]) -> PngMasks | None:
+    """mask/<frame>.png (any non-zero pixel is the target) for the frames that have one; None without mask/."""
+    if not (folder / "mask").is_dir():
+        return None
+    paths = ((folder / "mask" / f"{frame.stem}.png") for frame in frames)
+    return PngMasks(tuple(path if path.is_file() else None for path in paths))
 
 
 def _meta(folder: Path) -> dict[str, str]:
