@@ -61,18 +61,19 @@ def demo_bag(args: argparse.Namespace, bags: Path) -> Path:
         name = f"video-{video.stem}-{hashlib.sha1(key.encode()).hexdigest()[:8]}"
         source = str(video)
     else:
-        name = f"synthetic-{args.sequence}-{args.frames}f-{args.width}x{args.height}-{args.rate:g}hz"
+        name = f"synthetic-{args.sequence}-{args.frames}f-{args.width}x{args.height}-{args.rate or 10:g}hz"
         source = f"synthetic:{args.sequence}"
     path = bags / name
     if (path / "metadata.yaml").is_file():
         say(f"demo bag: {path} (made by an earlier run)")
         return path
-    say(f"making the demo bag from {source}: {args.frames} frames at {args.rate:g} Hz -> {path}")
+    rate = f"{args.rate:g} Hz" if args.rate else "its own rate" if args.video else "10 Hz"
+    say(f"making the demo bag from {source}: {args.frames} frames at {rate} -> {path}")
     partial = path.with_name(path.name + ".partial")  # renamed when complete: an interrupted one is made again
     result = make_bag(MakeOptions(source=source, out=partial, rate=args.rate, frames=args.frames, width=args.width,
                                   height=args.height, box=args.box if args.video else None, force=True))
     partial.rename(path)
-    say(f"  {result.frames} frames, {'with' if result.ground_truth else 'without'} ground truth")
+    say(f"  {result.frames} frames at {result.rate:g} Hz, {'with' if result.ground_truth else 'without'} ground truth")
     return path
 
 
@@ -108,7 +109,8 @@ def run(args: argparse.Namespace) -> int:
             raise KeyboardInterrupt
         say("writing the report (plots, overlay video)")
         paths = write_report(result, out)
-        video = OverlayVideo(out / "overlay.mp4", result.system.get("input_fps") or args.rate)  # the camera's rate
+        # at the camera's rate
+        video = OverlayVideo(out / "overlay.mp4", result.system.get("input_fps") or args.rate or 10.0)
         replay.write_video(result, video)
         paths["video"] = video.close()
         paths["frame_strip"] = video.frame_strip(out / "frame_strip.png")
@@ -143,7 +145,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--box", type=parse_box, help="x,y,w,h of the target on the first frame (pixels)")
     parser.add_argument("--sequence", default="clean", help="synthetic sequence (jcat_core.data.synthetic suite)")
     parser.add_argument("--frames", type=int, default=120, help="frames in the demo bag")
-    parser.add_argument("--rate", type=float, default=10.0, help="camera frames per second in the demo bag")
+    parser.add_argument("--rate", type=float, default=None,
+                        help="camera frames per second in the demo bag (default: a video's own rate, else 10)")
     parser.add_argument("--width", type=int, default=640)
     parser.add_argument("--height", type=int, default=480)
     parser.add_argument("--speed", type=float, default=1.0, help="replay at N times the recorded rate")
