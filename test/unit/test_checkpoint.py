@@ -6,6 +6,7 @@ import builtins
 import collections
 import contextlib
 import os
+import re
 import subprocess
 import sys
 import types
@@ -25,6 +26,7 @@ from jcat_core.models.checkpoint import (
     load_weights,
     save_weights,
 )
+from jcat_core.models.decoder import conv_block
 from jcat_core.models.jcat_net import JcatConfig, JcatNet
 
 AUTHORS_CLASSES = {
@@ -53,13 +55,18 @@ def authors_modules() -> Iterator[dict[str, type]]:
             del sys.modules[name]
 
 
-def authors_checkpoint(model: JcatNet, fun_name: str, **overrides: object) -> dict:
-    """The dict ltr's trainer saves, with the authors' pickled objects (call inside ``authors_modules``)."""
+def authors_checkpoint(model: JcatNet, fun_name: str, fun_module: str = "ltr.models.Jcat.Jcat", args: tuple = (),
+                       kwds: dict | None = None, **overrides: object) -> dict:
+    """The dict ltr's trainer saves, with the authors' pickled objects (call inside ``authors_modules``).
+
+    ``args`` and ``kwds`` are the recorded constructor arguments (``kwds`` replaces the default ones).
+    """
     classes = {name: getattr(sys.modules[module], name) for module, names in AUTHORS_CLASSES.items() for name in names}
     constructor = classes["NetConstructor"]()
-    constructor.fun_name, constructor.fun_module = fun_name, "ltr.models.Jcat.Jcat"
-    constructor.args = ()
-    constructor.kwds = {"backbone_pretrained": True, "mixer_channels": model.config.mixer_channels}
+    constructor.fun_name, constructor.fun_module = fun_name, fun_module
+    constructor.args = args
+    constructor.kwds = {"backbone_pretrained": True, "mixer_channels": model.config.mixer_channels} if kwds is None \
+        else kwds
     settings = classes["Settings"]()
     settings.env = classes["EnvironmentSettings"]()
     settings.env.workspace_dir = "/home/author/workspace"
@@ -81,7 +88,7 @@ def authors_checkpoint(model: JcatNet, fun_name: str, **overrides: object) -> di
 
 def write_authors_checkpoint(path: Path, model: JcatNet, fun_name: str = "Jcat_resnet50", legacy: bool = False,
                              **overrides: object) -> Path:
-    """torch.save of the ltr dict; ``overrides`` replace entries (``net=`` a modified state_dict, ...)."""
+    """torch.save of the ltr dict; ``overrides`` go to ``authors_checkpoint`` (``net=`` a modified state_dict, ...)."""
     with authors_modules():
         torch.save(authors_checkpoint(model, fun_name, **overrides), path, _use_new_zipfile_serialization=not legacy)
     return path
@@ -98,14 +105,14 @@ def random_net(backbone: str = "resnet18", seed: int = 0) -> JcatNet:
     return net.eval()
 
 
-def outputs(net: JcatNet, size: int = 128) -> torch.Tensor:
+def outputs(net: JcatNet, size: int = 128, dist: bool = True) -> torch.Tensor:
     gen = torch.Generator().manual_seed(1)
     images = torch.randn(1, 3, size, size, generator=gen)
     mask = torch.zeros(1, 1, size, size)
     mask[..., 32:96, 40:90] = 1
-    dist = torch.rand(1, 1, size, size, generator=gen) * size
+    dist_map = torch.rand(1, 1, size, size, generator=gen) * size
     with torch.inference_mode():
-        return net(images, mask, images, dist)
+        return net(images, mask, images, dist_map if dist else None)
 
 
 @pytest.mark.parametrize(("backbone", "fun_name", "legacy"), [("resnet50", "Jcat_resnet50", False),
@@ -160,10 +167,98 @@ def test_resnet50_weights_under_a_resnet18_constructor_list_the_mismatches(tmp_p
         load_pytracking_checkpoint(path)
 
 
-def test_unknown_constructor_function_is_refused(tmp_path: Path) -> None:
-    path = write_authors_checkpoint(tmp_path / "c.pth.tar", random_net(), "DiMPnet")
-    with pytest.raises(CheckpointError, match="DiMPnet"):
+@pytest.mark.parametrize(("backbone", "fun_name"), [("resnet50", "segm_resnet50"), ("resnet18", "segm_resnet18")])
+def test_d3s_era_constructor_loads_when_its_state_dict_is_jcat(tmp_path: Path, backbone: str, fun_name: str) -> None:
+    """The authors' tracker overrides the recorded constructor, so the state dict decides, not the name."""
+    net = random_net(backbone)
+    path = write_authors_checkpoint(tmp_path / "c.pth.tar", net, fun_name, fun_module="ltr.models.segm.segm",
+                                    net_type="SegmNet")
+    loaded, report = load_pytracking_checkpoint(path)
+    assert report.config == net.config and report.net_type == "SegmNet"
+    assert report.constructor == f"ltr.models.segm.segm.{fun_name}"
+    assert any(fun_name in note and "state dict" in note for note in report.notes)
+    torch.testing.assert_close(outputs(loaded), outputs(net), rtol=0, atol=0)
+
+
+def d3s_segm_state(backbone: JcatNet) -> dict[str, torch.Tensor]:
+    """A D3S SegmNet state dict (ResNet-18 dims): the backbone's own plus D3S's head, whose layers differ."""
+    d3s_head = {  # name: (in, out, kernel) of each conv + BN unit, as D3S's segm_resnet18 builds them
+        "segment0": (256, 64, 1), "segment1": (64, 64, 3), "mixer": (2, 64, 3), "s3": (64, 32, 3),
+        "s2": (32, 32, 3), "s1": (16, 16, 3), "s0": (4, 4, 3), "f2": (128, 32, 3), "f1": (64, 16, 3),
+        "f0": (64, 4, 3), "post2": (32, 16, 3), "post1": (16, 4, 3), "post0": (4, 2, 3),
+    }
+    head = torch.nn.Module()
+    for name, (c_in, c_out, k) in d3s_head.items():
+        head.add_module(name, conv_block(c_in, c_out, k))
+    return {**backbone.feature_extractor.state_dict(prefix="feature_extractor."),
+            **head.state_dict(prefix="segm_predictor.")}
+
+
+@pytest.mark.parametrize("fun_name", ["segm_resnet18", "Jcat_resnet18", "DiMPnet"])
+def test_d3s_segmnet_state_dict_is_refused_whatever_the_recorded_name(tmp_path: Path, fun_name: str) -> None:
+    net = random_net()
+    path = write_authors_checkpoint(tmp_path / "c.pth.tar", net, fun_name, fun_module="ltr.models.segm.segm",
+                                    net_type="SegmNet", net=d3s_segm_state(net), kwds={"mixer_channels": 2})
+    with pytest.raises(CheckpointError) as info:
         load_pytracking_checkpoint(path)
+    message = str(info.value)
+    assert f"ltr.models.segm.segm.{fun_name}" in message and "is not a JCAT resnet18 network" in message
+    assert "lacks JCAT's layers f0_0, f0_1, f1_0, f1_1, f2_0, f2_1, f3_0, f3_1, fusion, fusion0" in message
+    assert "has layers JCAT does not: f0, f1, f2, mixer, post0, post1, post2, s0, s1, s2, s3" in message
+
+
+def test_without_a_constructor_the_state_dict_gives_backbone_and_mixer_channels(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    net = JcatNet(JcatConfig(backbone="resnet18", mixer_channels=2)).eval()
+    loaded, report = load_pytracking_checkpoint(write_authors_checkpoint(tmp_path / "c.pth.tar", net,
+                                                                         constructor=None))
+    assert report.config == net.config and report.constructor is None
+    torch.testing.assert_close(outputs(loaded, dist=False), outputs(net, dist=False), rtol=0, atol=0)
+
+
+def test_state_dict_with_an_unknown_backbone_is_refused(tmp_path: Path) -> None:
+    net = random_net()
+    state = {k: v for k, v in net.state_dict().items() if not k.startswith("feature_extractor.layer3.")}
+    path = write_authors_checkpoint(tmp_path / "c.pth.tar", net, "segm_resnet18", net=state)
+    with pytest.raises(CheckpointError, match=r"not a JCAT network.*none of .*resnet18"):
+        load_pytracking_checkpoint(path)
+
+
+@pytest.mark.parametrize(("args", "kwds"), [((), {"topk_pos": 2, "topk_neg": 2}),
+                                            (((256, 256), (256, 256), True, 2, 2), {}),
+                                            (((256, 256), (256, 256), True, 2, 2, 3), {})])
+def test_recorded_topk_is_honoured(tmp_path: Path, args: tuple, kwds: dict) -> None:
+    net = random_net()
+    path = write_authors_checkpoint(tmp_path / "c.pth.tar", net, "Jcat_resnet18", args=args,
+                                    kwds={"mixer_channels": 3, **kwds} if len(args) < 6 else kwds)
+    loaded, report = load_pytracking_checkpoint(path)
+    assert report.config.topk == 2 == loaded.segm_predictor.topk
+    assert report.constructor_kwargs["topk_pos"] == 2
+
+
+@pytest.mark.parametrize(("args", "kwds", "named"), [
+    ((), {"topk_pos": 2}, "topk_pos=2"),  # topk_neg stays the published 3: one topk cannot be both
+    ((), {"topk_pos": 3, "topk_neg": 5}, "topk_neg=5"),
+    ((), {"topk_pos": 0, "topk_neg": 0}, "topk_pos=0"),
+    ((), {"dim_hider": 256}, "dim_hider"),  # not a published constructor argument: it might change the network
+    ((), {"mixer_channels": 4}, "mixer_channels"),
+    (((256, 256), (256, 256), True, 3, 3, 3, "extra"), {}, "7 positional"),
+    (((256, 256), (256, 256), True, 2), {"topk_pos": 2}, "topk_pos"),  # given twice
+])
+def test_recorded_arguments_that_cannot_be_honoured_are_refused(tmp_path: Path, args: tuple, kwds: dict,
+                                                                named: str) -> None:
+    path = write_authors_checkpoint(tmp_path / "c.pth.tar", random_net(), "Jcat_resnet18", args=args, kwds=kwds)
+    with pytest.raises(ValueError, match=re.escape(named)):
+        load_pytracking_checkpoint(path)
+
+
+def test_bookkeeping_arguments_are_noted(tmp_path: Path) -> None:
+    kwds = {"segm_input_dim": (256, 256), "segm_inter_dim": (256, 256), "backbone_pretrained": True,
+            "mixer_channels": 3, "topk_pos": 3, "topk_neg": 3}
+    path = write_authors_checkpoint(tmp_path / "c.pth.tar", random_net(), "Jcat_resnet18", kwds=kwds)
+    _, report = load_pytracking_checkpoint(path)
+    assert report.config == JcatConfig(backbone="resnet18")
+    assert any("backbone_pretrained" in note and "segm_inter_dim" in note for note in report.notes)
 
 
 class RunsCode:

@@ -152,6 +152,51 @@ def test_attention_block_matches_a_straightforward_computation() -> None:
         torch.testing.assert_close(block_(query, kv), reference_attention(block_, query, kv), rtol=1e-5, atol=1e-5)
 
 
+def test_feed_forward_drops_its_hidden_layer_in_training_as_published() -> None:
+    """linear1 -> ReLU -> dropout -> linear2: in training, linear2 sees ReLU(linear1) with ~10 % zeroed, rest / 0.9."""
+    torch.manual_seed(0)
+    block_ = MultiheadAtt().train()
+    seen: dict[str, torch.Tensor] = {}
+    block_.linear1.register_forward_hook(lambda _m, _i, out: seen.update(hidden=torch.relu(out)))
+    block_.linear2.register_forward_hook(lambda _m, inp, _o: seen.update(dropped=inp[0]))
+    with torch.no_grad():
+        block_(torch.randn(2, 36, 64), torch.randn(2, 36, 64))
+    hidden, dropped = seen["hidden"], seen["dropped"]
+    kept = dropped != 0
+    torch.testing.assert_close(dropped[kept], hidden[kept] / 0.9)
+    zeroed = ((hidden > 0) & ~kept).sum() / (hidden > 0).sum()
+    assert 0.07 < zeroed < 0.13
+
+
+def test_training_attention_without_dropout_equals_the_inference_attention() -> None:
+    """The written-out attention of training (dropout p=0 here) computes what the fused inference kernel does."""
+    torch.manual_seed(0)
+    block_ = MultiheadAtt()
+    for m in block_.modules():
+        if isinstance(m, torch.nn.Dropout):
+            m.p = 0.0
+    query, kv = torch.randn(2, 20, 64), torch.randn(2, 36, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(block_.train()(query, kv), block_.eval()(query, kv), rtol=1e-5, atol=1e-5)
+
+
+def test_freezing_the_dropout_modules_makes_a_training_forward_deterministic() -> None:
+    """Tools that freeze dropout put the nn.Dropout modules alone in eval mode; the network must obey them."""
+    torch.manual_seed(0)
+    net = JcatNet(JcatConfig(backbone="resnet18")).train()
+    dropouts = [m for m in net.modules() if isinstance(m, torch.nn.Dropout)]
+    images, mask, dist = torch.randn(2, 3, 64, 64), box_mask(2, 64), centre_distance(2, 64)
+    with torch.no_grad():
+        assert not torch.equal(net(images, mask, images, dist), net(images, mask, images, dist))
+        for m in dropouts:
+            m.eval()
+        first = net(images, mask, images, dist)
+        second = net(images, mask, images, dist)
+    assert net.training
+    torch.testing.assert_close(first, second, rtol=0, atol=0)
+    assert len(dropouts) == 12 and all(m.p == 0.1 for m in dropouts)  # 4 per attention block, as published
+
+
 def test_attention_works_with_different_token_counts() -> None:
     torch.manual_seed(0)
     net = JcatNet(JcatConfig(backbone="resnet18")).eval()
