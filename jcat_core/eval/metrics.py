@@ -4,10 +4,22 @@ mask IoU and the DAVIS J&F, VOT-style accuracy is in vot.py.
 Boxes are (x, y, w, h) in 0-based pixels with (x, y) the top-left corner and the box covering the continuous area
 [x, x + w) x [y, y + h) (pixel c covers [c, c + 1)), so IoU and centres need no "+1" terms.
 
-Frames where the ground truth is NaN, has a non-positive width or height, or is marked not visible, are frames
-with the target absent: they are left out of every score (the benchmarks' toolkits do the same with their absence
-and cover labels). A missing or degenerate prediction on a frame where the target is present scores IoU 0 and an
-infinite centre error, so it fails every threshold.
+How frames become scores is a ``ScoringProtocol``. The default, ``PRESENT_FRAMES`` (every dataset family but OTB
+and LaSOT, and the rosbag evaluation): frames where the ground truth is NaN, has a non-positive width or height, or
+is marked not visible, are frames with the target absent and are left out of every score, divisor included (the
+divisor pytracking uses for datasets other than LaSOT); a missing or degenerate prediction on a frame where the
+target is present scores IoU 0 and an infinite centre error, so it fails every threshold.
+
+``OTB_TOOLKIT`` and ``LASOT_TOOLKIT`` follow the MATLAB toolkits (OTB: util/calcSeqErrRobust.m, genPerfMat.m,
+util/plotDrawSave.m of tracker_benchmark_v1.0; LaSOT: utils/calc_seq_err_robust.m, utils/eval_tracker.m,
+utils/plot_draw_save.m of LaSOT_Evaluation_Toolkit):
+- an invalid prediction after the first frame (width or height <= 0, or NaN: in all four values for OTB, in any
+  for LaSOT) takes the previous frame's box, unless that frame's ground truth has a NaN (``hold_invalid_predictions``);
+- the first frame's prediction is replaced by its ground truth;
+- every frame counts in the divisor: frames flagged absent (LaSOT's full_occlusion / out_of_view) score no hit;
+- a present frame whose ground truth the toolkit rejects (a value <= 0 in its 1-based file, i.e. x or y <= -1 or
+  w or h <= 0 here, or NaN) fails every overlap threshold and passes every distance threshold (the toolkits' -1);
+- a sequence whose success (or precision) curve is all zero is left out of that curve's mean over sequences.
 
 IoU is taken on the boxes as given (as OTB's and LaSOT's toolkits do) or, given the image size, on both boxes
 bounded by the image first (as GOT-10k's toolkit does; see ``clip_to_image``).
@@ -28,6 +40,24 @@ PRECISION_PIXELS = 20.0
 NORMALIZED_PRECISION_AT = 0.2  # pytracking's LaSOT/TrackingNet convention (the value of the curve at 0.2)
 
 
+@dataclass(frozen=True)
+class ScoringProtocol:
+    """Where the benchmarks' toolkits differ in turning per-frame boxes into curves (see the module docstring)."""
+
+    name: str
+    hold: str = ""  # invalid predictions hold the previous box: "" never, "all_nan" (OTB), "any_nan" (LaSOT)
+    truth_first: bool = False  # the first frame's prediction is replaced by its ground truth
+    every_frame: bool = False  # divide by every frame; absent frames fail; rejected ground truth: -1 as the toolkits
+    drop_zero_curves: bool = False  # a sequence whose curve is all zero is left out of that curve's mean
+
+
+PRESENT_FRAMES = ScoringProtocol("present-frames")
+OTB_TOOLKIT = ScoringProtocol("otb-toolkit", hold="all_nan", truth_first=True, every_frame=True,
+                              drop_zero_curves=True)
+LASOT_TOOLKIT = ScoringProtocol("lasot-toolkit", hold="any_nan", truth_first=True, every_frame=True,
+                                drop_zero_curves=True)
+
+
 def as_boxes(boxes: np.ndarray | Sequence[Sequence[float]]) -> np.ndarray:
     """An (N, 4) float array of (x, y, w, h) boxes, refusing any other shape."""
     array = np.asarray(boxes, dtype=float)
@@ -45,7 +75,7 @@ def valid_boxes(boxes: np.ndarray) -> np.ndarray:
 
 
 def box_iou(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
-    """(N,) intersection over union of two (N, 4) box arrays; 0 where either box is NaN or degenerate."""
+    """(N,) intersection over union of two (N, 4) box arrays, at most 1; 0 where either box is NaN or degenerate."""
     pred, gt = _pair(pred, gt)
     ok = valid_boxes(pred) & valid_boxes(gt)
     ious = np.zeros(len(pred))
@@ -54,8 +84,35 @@ def box_iou(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
     height = np.minimum(p[:, 1] + p[:, 3], g[:, 1] + g[:, 3]) - np.maximum(p[:, 1], g[:, 1])
     inter = np.clip(width, 0, None) * np.clip(height, 0, None)
     union = p[:, 2] * p[:, 3] + g[:, 2] * g[:, 3] - inter
-    ious[ok] = inter / union
+    ious[ok] = np.minimum(inter / union, 1.0)  # rounding can put identical boxes a hair above 1 (got10k clips too)
     return ious
+
+
+def toolkit_truth(gt: np.ndarray) -> np.ndarray:
+    """(N,) bool: the ground-truth row is one OTB's and LaSOT's toolkits score, all four values > 0 in their 1-based
+    files (``sum(rect_anno > 0, 2) == 4``): x and y > -1 on our 0-based boxes, w and h > 0; False for NaN."""
+    gt = as_boxes(gt)
+    with np.errstate(invalid="ignore"):
+        return (gt[:, 0] > -1) & (gt[:, 1] > -1) & (gt[:, 2] > 0) & (gt[:, 3] > 0)
+
+
+def hold_invalid_predictions(pred: np.ndarray, gt: np.ndarray, protocol: ScoringProtocol) -> np.ndarray:
+    """The predictions with each invalid one after the first frame replaced by the previous frame's (itself possibly
+    replaced) box, as the toolkits' calcSeqErrRobust do before scoring: invalid is a width or height <= 0, or NaN in
+    all four values (OTB) or in any (LaSOT); a frame whose ground truth has a NaN keeps its prediction. Unchanged
+    when the protocol holds nothing."""
+    pred, gt = _pair(pred, gt)
+    held = pred.copy()
+    if not protocol.hold:
+        return held
+    nan = np.isnan(pred)
+    with np.errstate(invalid="ignore"):
+        invalid = (nan.all(axis=1) if protocol.hold == "all_nan" else nan.any(axis=1)) | (pred[:, 2] <= 0) \
+            | (pred[:, 3] <= 0)
+    for index in np.flatnonzero(invalid & ~np.isnan(gt).any(axis=1)):
+        if index > 0:
+            held[index] = held[index - 1]
+    return held
 
 
 def clip_to_image(boxes: np.ndarray, image_size: tuple[float, float]) -> np.ndarray:
@@ -102,7 +159,8 @@ def precision_curve(errors: np.ndarray, thresholds: np.ndarray = PIXEL_THRESHOLD
 
 @dataclass(frozen=True, eq=False)
 class BoxMetrics:
-    """Box scores over the frames where the target is present; every score is NaN when there is no such frame.
+    """Box scores over the evaluated frames (those where the target is present, or every frame under a toolkit
+    protocol with ``every_frame``); every score is NaN when there is no such frame.
 
     auc: mean of the success curve (21 thresholds, OTB); precision_20: centre error <= 20 px;
     normalized_precision: normalised centre error <= 0.2; ao: mean IoU (GOT-10k); sr50 / sr75: IoU above 0.5 /
@@ -119,10 +177,11 @@ class BoxMetrics:
     ious: np.ndarray  # (M,) per evaluated frame
     thresholds: np.ndarray  # IOU_THRESHOLDS
     success: np.ndarray  # (21,) success rate per threshold
-    center_errors: np.ndarray  # (M,) pixels, inf for missing predictions
+    center_errors: np.ndarray  # (M,) pixels: inf for missing predictions and absent frames, -1 for rejected truth
     precision: np.ndarray  # (51,) precision per PIXEL_THRESHOLDS
     normalized_precision_curve: np.ndarray  # (51,) per NORMALIZED_THRESHOLDS
     frames: np.ndarray  # (M,) indices of the evaluated frames in the input
+    protocol: ScoringProtocol = PRESENT_FRAMES
 
     @property
     def num_frames(self) -> int:
@@ -137,42 +196,86 @@ SCORE_NAMES = ("auc", "precision_20", "normalized_precision", "ao", "sr50", "sr7
 
 
 def evaluate_boxes(pred: np.ndarray, gt: np.ndarray, visible: np.ndarray | None = None,
-                   image_size: tuple[float, float] | None = None) -> BoxMetrics:
-    """Score one sequence's predicted boxes against its ground truth, over the frames where the target is present
-    (gt finite with positive size and, when given, ``visible`` True). With ``image_size`` (width, height) the IoU
-    scores use both boxes bounded by the image (GOT-10k's protocol); centre errors always use the boxes as given."""
+                   image_size: tuple[float, float] | None = None,
+                   protocol: ScoringProtocol = PRESENT_FRAMES) -> BoxMetrics:
+    """Score one sequence's predicted boxes against its ground truth. With the default protocol, over the frames
+    where the target is present (gt finite with positive size and, when given, ``visible`` True); with OTB_TOOLKIT or
+    LASOT_TOOLKIT, over every frame as those toolkits do (``visible`` False is their absent flag). With
+    ``image_size`` (width, height) the IoU scores use both boxes bounded by the image (GOT-10k's protocol); centre
+    errors always use the boxes as given."""
     pred, gt = _pair(pred, gt)
-    present = valid_boxes(gt)
     if visible is not None:
         visible = np.asarray(visible, dtype=bool)
         if visible.shape != (len(gt),):
             raise ValueError(f"visible must have one flag per frame ({len(gt)}), got shape {visible.shape}")
+    pred = hold_invalid_predictions(pred, gt, protocol)
+    if protocol.truth_first and len(pred):
+        pred[0] = gt[0]
+    if protocol.every_frame:
+        return _every_frame(pred, gt, visible, image_size, protocol)
+    present = valid_boxes(gt)
+    if visible is not None:
         present &= visible
     frames = np.flatnonzero(present)
     pred, gt = pred[frames], gt[frames]
-    ious = box_iou(pred, gt) if image_size is None else box_iou(clip_to_image(pred, image_size),
-                                                                 clip_to_image(gt, image_size))
+    ious = _iou(pred, gt, image_size)
     errors = center_errors(pred, gt)
     normalized = normalized_center_errors(pred, gt)
     return _metrics(ious, errors, success_curve(ious), precision_curve(errors),
-                    precision_curve(normalized, NORMALIZED_THRESHOLDS), frames)
+                    precision_curve(normalized, NORMALIZED_THRESHOLDS), frames, protocol)
+
+
+def _every_frame(pred: np.ndarray, gt: np.ndarray, visible: np.ndarray | None,
+                 image_size: tuple[float, float] | None, protocol: ScoringProtocol) -> BoxMetrics:
+    """The toolkits' scoring: every frame is in the divisor; a frame flagged absent has IoU 0 and an infinite centre
+    error (no hit); a present frame with rejected ground truth has IoU 0 and centre errors -1 (a hit at every
+    distance threshold, as the toolkits' -1); the rest are scored on the boxes as given, a NaN error failing."""
+    present = np.ones(len(gt), bool) if visible is None else visible
+    scored = present & toolkit_truth(gt)
+    rejected = present & ~scored
+    ious = np.zeros(len(gt))
+    ious[scored] = _iou(pred[scored], gt[scored], image_size)
+    errors, normalized = np.full(len(gt), np.inf), np.full(len(gt), np.inf)
+    with np.errstate(invalid="ignore"):
+        offsets = centres(pred[scored]) - centres(gt[scored])
+        errors[scored] = np.nan_to_num(np.linalg.norm(offsets, axis=1), nan=np.inf)
+        normalized[scored] = np.nan_to_num(np.linalg.norm(offsets / gt[scored, 2:], axis=1), nan=np.inf)
+    errors[rejected] = normalized[rejected] = -1.0
+    return _metrics(ious, errors, success_curve(ious), precision_curve(errors),
+                    precision_curve(normalized, NORMALIZED_THRESHOLDS), np.arange(len(gt)), protocol)
+
+
+def _iou(pred: np.ndarray, gt: np.ndarray, image_size: tuple[float, float] | None) -> np.ndarray:
+    if image_size is None:
+        return box_iou(pred, gt)
+    return box_iou(clip_to_image(pred, image_size), clip_to_image(gt, image_size))
 
 
 def aggregate(per_sequence: Sequence[BoxMetrics]) -> BoxMetrics:
     """Dataset scores: the success, precision and normalised-precision curves (hence auc, precision_20 and
-    normalized_precision) are averaged over sequences, as OTB and pytracking do; ao, sr50, sr75 and mean_iou pool
-    all frames, as the GOT-10k toolkit does. Sequences without evaluated frames are left out."""
+    normalized_precision) are averaged over sequences, as OTB and pytracking do (under the OTB/LaSOT toolkit
+    protocols leaving out a sequence whose curve is all zero, as their plot code does); ao, sr50, sr75 and mean_iou
+    pool all frames, as the GOT-10k toolkit does. Sequences without evaluated frames are left out; the sequences must
+    share one protocol."""
     used = [m for m in per_sequence if m.num_frames]
+    protocols = {m.protocol for m in used}
+    if len(protocols) > 1:
+        names = sorted(p.name for p in protocols)
+        raise ValueError(f"cannot aggregate sequences scored with different protocols: {names}")
+    protocol = protocols.pop() if protocols else PRESENT_FRAMES
     ious = np.concatenate([m.ious for m in used]) if used else np.zeros(0)
     errors = np.concatenate([m.center_errors for m in used]) if used else np.zeros(0)
     frames = np.concatenate([m.frames for m in used]) if used else np.zeros(0, int)
 
     def mean_curve(name: str, size: int) -> np.ndarray:
-        return np.mean([getattr(m, name) for m in used], axis=0) if used else np.full(size, np.nan)
+        curves = [getattr(m, name) for m in used]
+        if protocol.drop_zero_curves:  # plotDrawSave.m / plot_draw_save.m: aa(sum(aa, 2) > eps, :)
+            curves = [c for c in curves if c.sum() > np.finfo(float).eps]
+        return np.mean(curves, axis=0) if curves else np.full(size, np.nan)
 
     return _metrics(ious, errors, mean_curve("success", len(IOU_THRESHOLDS)),
                     mean_curve("precision", len(PIXEL_THRESHOLDS)),
-                    mean_curve("normalized_precision_curve", len(NORMALIZED_THRESHOLDS)), frames)
+                    mean_curve("normalized_precision_curve", len(NORMALIZED_THRESHOLDS)), frames, protocol)
 
 
 def mask_iou(pred: np.ndarray, gt: np.ndarray) -> float:
@@ -226,14 +329,14 @@ def evaluate_masks(pred: Sequence[np.ndarray], gt: Sequence[np.ndarray]) -> Mask
 
 
 def _metrics(ious: np.ndarray, errors: np.ndarray, success: np.ndarray, precision: np.ndarray,
-             normalized: np.ndarray, frames: np.ndarray) -> BoxMetrics:
+             normalized: np.ndarray, frames: np.ndarray, protocol: ScoringProtocol = PRESENT_FRAMES) -> BoxMetrics:
     mean_iou = _mean(ious)
     return BoxMetrics(
         auc=_mean(success), precision_20=_at(precision, PIXEL_THRESHOLDS, PRECISION_PIXELS),
         normalized_precision=_at(normalized, NORMALIZED_THRESHOLDS, NORMALIZED_PRECISION_AT),
         ao=mean_iou, sr50=_rate(ious > 0.5), sr75=_rate(ious > 0.75), mean_iou=mean_iou, ious=ious,
         thresholds=IOU_THRESHOLDS.copy(), success=success, center_errors=errors, precision=precision,
-        normalized_precision_curve=normalized, frames=frames)
+        normalized_precision_curve=normalized, frames=frames, protocol=protocol)
 
 
 def _rate(hits: np.ndarray) -> np.ndarray | float:

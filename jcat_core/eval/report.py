@@ -5,6 +5,10 @@ report.md and the plots. Protocol details, per family:
   GOT-10k, VOT and the synthetic sequences (GOT-10k's toolkit drops it);
 - GOT-10k's IoU is taken on both boxes bounded by the image (its toolkit's ``rect_iou(..., bound=resolution)``),
   the other families' on the boxes as given (OTB's and LaSOT's toolkits do not bound them);
+- OTB and LaSOT are scored as their MATLAB toolkits score them (``SCORING``: invalid predictions hold the previous
+  box, the first prediction is the ground truth, every frame counts in the divisor, rejected ground-truth rows fail
+  overlap and pass distance; see ``metrics``); the other families score the frames where the target is present.
+  ``report(..., protocol=PRESENT_FRAMES)`` scores OTB/LaSOT that way too;
 - mask benchmarks score J&F per object over the annotated frames, without the first and (DAVIS) last frame;
   the synthetic sequences are scored on both boxes and masks;
 - sequences of a test split (ground truth withheld) are listed as unscored: their files go to the server.
@@ -22,11 +26,27 @@ import numpy as np
 from jcat_core.eval import plots, results
 from jcat_core.eval.baselines import available_baselines
 from jcat_core.eval.datasets import Dataset, Sequence
-from jcat_core.eval.metrics import BoxMetrics, MaskMetrics, aggregate, evaluate_boxes, evaluate_masks
+from jcat_core.eval.metrics import (
+    LASOT_TOOLKIT,
+    OTB_TOOLKIT,
+    PRESENT_FRAMES,
+    BoxMetrics,
+    MaskMetrics,
+    ScoringProtocol,
+    aggregate,
+    evaluate_boxes,
+    evaluate_masks,
+)
 from jcat_core.eval.runner import SequenceRecord, box_folder, box_format, read_record
 
 SCORES_FIRST_FRAME = frozenset({"otb", "lasot", "trackingnet"})
 BOUNDS_BY_IMAGE = frozenset({"got10k"})  # its toolkit bounds both boxes by the image before IoU; the others do not
+SCORING = {"otb": OTB_TOOLKIT, "lasot": LASOT_TOOLKIT}  # as their MATLAB toolkits; the other families PRESENT_FRAMES
+
+
+def scoring_protocol(family: str) -> ScoringProtocol:
+    """How a dataset family's boxes are scored by default (SCORING, else PRESENT_FRAMES)."""
+    return SCORING.get(family, PRESENT_FRAMES)
 
 
 @dataclass(frozen=True)
@@ -53,15 +73,17 @@ class TrackerScores:
         return aggregate(list(self.boxes.values()))
 
 
-def score_tracker(dataset: Dataset, source: ResultSource) -> TrackerScores:
-    """Score every scored sequence of the dataset that the result folder has."""
+def score_tracker(dataset: Dataset, source: ResultSource, protocol: ScoringProtocol | None = None) -> TrackerScores:
+    """Score every scored sequence of the dataset that the result folder has, with the family's scoring protocol
+    unless one is given."""
+    protocol = scoring_protocol(dataset.family) if protocol is None else protocol
     scores = TrackerScores(source.name)
     for sequence in dataset.sequences:
         if not sequence.scored:
             continue
         try:
             if dataset.result_format not in results.MASK_FORMATS:
-                scores.boxes[sequence.name] = _score_boxes(dataset, sequence, source)
+                scores.boxes[sequence.name] = _score_boxes(dataset, sequence, source, protocol)
             if dataset.masks:
                 scores.masks[sequence.name] = _score_masks(dataset, sequence, source)
         except (OSError, ValueError) as error:
@@ -75,14 +97,14 @@ def score_tracker(dataset: Dataset, source: ResultSource) -> TrackerScores:
     return scores
 
 
-def _score_boxes(dataset: Dataset, sequence: Sequence, source: ResultSource) -> BoxMetrics:
+def _score_boxes(dataset: Dataset, sequence: Sequence, source: ResultSource, protocol: ScoringProtocol) -> BoxMetrics:
     pred = results.read_boxes(box_folder(source.fmt, source.folder), box_format(source.fmt), sequence.name)
     if len(pred) != len(sequence):
         raise ValueError(f"{len(pred)} result boxes for {len(sequence)} frames")
     first = sequence.start if dataset.family in SCORES_FIRST_FRAME else sequence.start + 1
     visible = None if sequence.visible is None else sequence.visible[first:]
     image_size = sequence.frame_size() if dataset.family in BOUNDS_BY_IMAGE else None
-    metrics = evaluate_boxes(pred[first:], sequence.boxes[first:], visible, image_size)
+    metrics = evaluate_boxes(pred[first:], sequence.boxes[first:], visible, image_size, protocol)
     return replace(metrics, frames=metrics.frames + first)
 
 
@@ -156,6 +178,7 @@ def summarize(dataset: Dataset, sources: list[ResultSource], scored: list[Tracke
         entry: dict = {"results": str(source.folder), "format": source.fmt, "missing": scores.missing}
         if scores.boxes:
             entry["overall"] = _clean(scores.overall.scores())
+            entry["scoring"] = scores.overall.protocol.name  # present-frames, otb-toolkit or lasot-toolkit
         if scores.masks:
             entry["overall_masks"] = _clean(_mask_overall(scores.masks))
         speeds = list(scores.fps.values())
@@ -251,10 +274,11 @@ def write_report(summary: dict, out: Path) -> tuple[Path, Path]:
 
 
 def report(dataset: Dataset, sources: list[ResultSource], out: Path,
-           records: list[SequenceRecord] | None = None, strip_frames: int = 5) -> dict:
-    """Score every source, write summary.json, report.md and the plots (plots/ under ``out``); returns the summary
-    with the written files listed under "files"."""
-    scored = [score_tracker(dataset, source) for source in sources]
+           records: list[SequenceRecord] | None = None, strip_frames: int = 5,
+           protocol: ScoringProtocol | None = None) -> dict:
+    """Score every source (with the family's scoring protocol unless one is given), write summary.json, report.md
+    and the plots (plots/ under ``out``); returns the summary with the written files listed under "files"."""
+    scored = [score_tracker(dataset, source, protocol) for source in sources]
     summary = summarize(dataset, sources, scored, records)
     plotted = _plots(dataset, sources, scored, Path(out) / "plots", strip_frames)
     summary["files"] = [str(Path(out) / "summary.json"), str(Path(out) / "report.md"), *map(str, plotted)]

@@ -278,7 +278,8 @@ def checked_sequence(sequence: Sequence, notes: list[Problem]) -> Sequence:
     if sequence.scored:
         bad = int(np.isnan(sequence.boxes).any(axis=1).sum())
         if bad:
-            notes.append(Problem(name, f"{bad} frame(s) with NaN ground truth, scored as target absent", False))
+            notes.append(Problem(name, f"{bad} frame(s) with NaN ground truth, scored as target absent (OTB/LaSOT: "
+                                       "as their toolkits score such rows)", False))
     return sequence
 
 
