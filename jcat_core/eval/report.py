@@ -84,7 +84,7 @@ def score_tracker(dataset: Dataset, source: ResultSource, protocol: ScoringProto
         try:
             if dataset.result_format not in results.MASK_FORMATS:
                 scores.boxes[sequence.name] = _score_boxes(dataset, sequence, source, protocol)
-            if dataset.masks:
+            if dataset.masks and sequence.masks is not None:  # a GOT-10k set may have masks for some only
                 scores.masks[sequence.name] = _score_masks(dataset, sequence, source)
         except (OSError, ValueError) as error:
             scores.missing[sequence.name] = str(error)
