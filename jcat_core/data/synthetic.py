@@ -434,9 +434,17 @@ class Got10kFrame:
     """One frame read back from a GOT-10k folder (image decoded on access)."""
 
     image: np.ndarray
-    box: tuple[float, float, float, float]
+    box: tuple[float, float, float, float] | None  # None where groundtruth.txt says NaN (unknown)
     mask: np.ndarray | None
     absent: bool
+
+
+FRAME_SUFFIXES = (".jpg", ".jpeg", ".png")
+
+
+def _frame_files(folder: Path) -> list[Path]:
+    """A sequence's frame images in a folder (JPEG or PNG), in name order; none when the folder is not there."""
+    return sorted(p for p in folder.glob("*") if p.suffix.lower() in FRAME_SUFFIXES) if folder.is_dir() else []
 
 
 class Got10kSequence(Sequence[Got10kFrame]):
@@ -448,7 +456,7 @@ class Got10kSequence(Sequence[Got10kFrame]):
         if not truth.is_file():
             raise FileNotFoundError(f"no groundtruth.txt in {self.folder}")
         self.boxes = np.loadtxt(truth, delimiter=",", ndmin=2)
-        self.images = sorted((self.folder / "img").glob("*.jpg"))
+        self.images = _frame_files(self.folder / "img") or _frame_files(self.folder)  # as GOT-10k ships, or flat
         if len(self.images) != len(self.boxes):
             raise ValueError(f"{self.folder}: {len(self.images)} images but {len(self.boxes)} boxes")
         absence = self.folder / "absence.label"
@@ -469,6 +477,7 @@ class Got10kSequence(Sequence[Got10kFrame]):
             raise OSError(f"could not read {path}")
         mask_path = self.folder / "mask" / (path.stem + ".png")
         mask = cv2.imread(str(mask_path), cv2.IMREAD_GRAYSCALE) if mask_path.is_file() else None
+        box = self.boxes[index]
         return Got10kFrame(image=cv2.cvtColor(image, cv2.COLOR_BGR2RGB),
-                           box=tuple(float(v) for v in self.boxes[index]),  # type: ignore[arg-type]
+                           box=tuple(float(v) for v in box) if np.isfinite(box).all() else None,  # NaN: unknown
                            mask=None if mask is None else mask > 127, absent=bool(self.absent[index]))

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import cv2
 import numpy as np
 import pytest
 
+from jcat_core.data.sources import open_source
 from jcat_core.data.synthetic import (
     Got10kSequence,
     Occlusion,
@@ -120,3 +122,16 @@ def test_got10k_round_trip(tmp_path) -> None:
         assert read.absent == (not original.visible)
         assert np.abs(read.image.astype(int) - original.image).mean() < 8  # JPEG of a noisy texture
     assert loaded.rotated_boxes is not None and loaded.absent.any()
+
+
+def test_a_flat_png_got10k_folder_is_read_as_jcat_eval_reads_it(tmp_path) -> None:
+    """Frames beside groundtruth.txt (as GOT-10k ships them), PNG, and a NaN box: the camera node's source too."""
+    sequence = SyntheticSequence(replace(SUITE["clean"], num_frames=3, height=48, width=64))
+    folder = tmp_path / "flat"
+    folder.mkdir()
+    for index, frame in enumerate(sequence):
+        cv2.imwrite(str(folder / f"{index + 1:08d}.png"), cv2.cvtColor(frame.image, cv2.COLOR_RGB2BGR))
+    (folder / "groundtruth.txt").write_text("1,2,10,8\nnan,nan,nan,nan\n3,4,10,8\n")
+    frames = list(open_source(str(folder)))
+    assert len(frames) == 3 and frames[0].box == (1.0, 2.0, 10.0, 8.0) and frames[1].box is None
+    np.testing.assert_array_equal(frames[2].image, sequence[2].image)  # PNG: lossless
