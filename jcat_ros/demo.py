@@ -20,11 +20,11 @@ import sys
 import time
 from pathlib import Path
 
+from jcat_core.models.weights_choice import choose_weights
 from jcat_ros.bag.cli import parse_box
 from jcat_ros.bag.processes import REPO, Processes, tracker_command
 from jcat_ros.bag.reader import Bag
 from jcat_ros.bag.report import OverlayVideo, format_rows, summary_rows, write_report
-from jcat_ros.bag.weights import choose_weights
 from jcat_ros.bag.writer import BagError, MakeOptions, make_bag
 
 TARGET_ID = "demo"

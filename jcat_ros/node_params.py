@@ -60,8 +60,8 @@ class NodeParams:
         import torch
 
         from jcat_core.models.checkpoint import default_weights_path
+        from jcat_core.models.weights_choice import choose_weights, published_hint
         from jcat_core.tracker import build_tracker
-        from jcat_ros.bag.weights import choose_weights, published_hint
 
         weights, description = choose_weights(self.weights or None)
         if weights != str(default_weights_path()):

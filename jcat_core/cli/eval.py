@@ -12,15 +12,19 @@ from pathlib import Path
 from jcat_core.eval.datasets import LOADERS, Dataset, LayoutError, load_dataset, write_synthetic
 from jcat_core.eval.report import ResultSource, record_list, report
 from jcat_core.eval.results import BOX_FORMATS, MASK_FORMATS
-from jcat_core.eval.runner import run
+from jcat_core.eval.runner import check_resume, run
 from jcat_core.eval.trackers import TrackerSpec, known_trackers, parse_params, parse_trackers
 from jcat_core.eval.vot import REGIONS, SupervisedConfig, run_supervised
 from jcat_core.tracker import AUTO, PROFILES
 
 TRACKERS_INI = Path(__file__).resolve().parents[2] / "config" / "vot" / "trackers.ini"
 SPLIT_LOADERS = {"trackingnet", "davis", "youtube-vos"}  # loaders taking a split= option
-DEFAULT_TRACKERS = "jcat,csrt"  # JCAT with build_tracker's default weights, beside OpenCV's CSRT
+DEFAULT_TRACKERS = "jcat,csrt"  # JCAT with the best weights available (choose_weights), beside OpenCV's CSRT
 DESCRIPTION = "Benchmark evaluation: track datasets with JCAT and baseline trackers, score result folders, report."
+NOTHING_TRACKED = 1  # run's exit status when no tracker/sequence pair was tracked; 2 = refused before running
+RUN_EPILOG = ("exit status: 0 when something was tracked (skipped and failed sequences are listed); 1 when nothing "
+              "was tracked (all skipped, none found, or all failed); 2 when refused before running (bad arguments, "
+              "a missing root or weight file, a resume over results of other settings)")
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -32,30 +36,32 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         sub.add_argument("--dataset", action=action, required=True, choices=sorted(LOADERS), metavar="FAMILY",
                          help=f"one of {', '.join(sorted(LOADERS))}" + (" (repeat with --root)" if many else ""))
         sub.add_argument("--root", action=action, required=True, metavar="DIR", help="the dataset folder")
-        sub.add_argument("--split", help="split for TrackingNet (TEST), DAVIS (val), YouTube-VOS (valid)")
+        sub.add_argument("--split", help="split: TrackingNet (TEST), DAVIS (val), YouTube-VOS (valid)")
         sub.add_argument("--out", default="runs/eval", metavar="DIR", help="output folder (default runs/eval)")
 
     def trackers(sub: argparse.ArgumentParser) -> None:
         sub.add_argument("--trackers", default=DEFAULT_TRACKERS, metavar="NAMES",
                          help=f"comma-separated, from {', '.join(known_trackers())} (default {DEFAULT_TRACKERS})")
-        sub.add_argument("--weights", metavar="FILE", help="JcatNet weights for jcat, JcatNet.pth.tar or *.safetensors "
-                                                           "(default: build_tracker's, the project's demo weights)")
+        sub.add_argument("--weights", metavar="FILE", help="JcatNet weights for jcat: a file, 'published' or 'standin' "
+                         "(default: the published JcatNet.pth.tar in $JCAT_WEIGHTS_DIR or ~/.cache/jcat if there, "
+                         "else the demo weights)")
         sub.add_argument("--device", default="cpu", help="cpu, cuda or auto (default cpu)")
         sub.add_argument("--profile", default=AUTO, choices=(AUTO, *PROFILES),
                          help="tracker parameters (default auto: lite for EfficientNet-Lite weights, else default)")
         sub.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
-                         help="a TrackerParams override for jcat/standin, e.g. segm_size=256 (repeatable)")
+                         help="a TrackerParams override for jcat/standin (repeatable)")
         sub.add_argument("--no-progress", action="store_true", help="no progress bar")
 
-    run_cmd = commands.add_parser("run", help="track a dataset with several trackers, then report")
+    run_cmd = commands.add_parser("run", help="track a dataset with several trackers, then report", epilog=RUN_EPILOG)
     data(run_cmd, many=True)
     trackers(run_cmd)
     run_cmd.add_argument("--workers", type=int, default=1, metavar="N",
                          help="worker processes over sequences (default 1)")
-    run_cmd.add_argument("--fresh", action="store_true", help="run finished sequences again (no resume)")
+    run_cmd.add_argument("--fresh", action="store_true", help="run finished sequences again (a resume refuses results "
+                         "made with other settings)")
     run_cmd.add_argument("--init-mask", action="store_true", help="start from the first ground-truth mask")
     run_cmd.add_argument("--synthetic", default="", metavar="NAMES", help="for --dataset synthetic with a new root: "
-                         "the suite sequences to write there (comma-separated; default all), e.g. clean,occlusion")
+                         "the suite sequences to write (default all), e.g. clean,occlusion")
     run_cmd.add_argument("--synthetic-size", default="320x240", metavar="WxH",
                          help="size of written synthetic frames (default 320x240)")
     run_cmd.add_argument("--synthetic-frames", type=int, default=60, metavar="N",
@@ -143,8 +149,13 @@ def _has_list(root: Path) -> bool:
 
 
 def _specs(args: argparse.Namespace) -> list[TrackerSpec]:
-    """The trackers that ``run`` and ``vot`` build, from --trackers and their options."""
-    return parse_trackers(args.trackers, args.weights, args.device, args.profile, parse_params(args.param))
+    """The trackers that ``run`` and ``vot`` build, from --trackers and their options; says which weights JCAT
+    takes (ValueError for a weight file that is not there)."""
+    specs = parse_trackers(args.trackers, args.weights, args.device, args.profile, parse_params(args.param))
+    for spec in specs:
+        if spec.weights_description:
+            print(f"[jcat-eval] weights for {spec.name}: {spec.weights_description}", flush=True)
+    return specs
 
 
 def _load(family: str, root: str, split: str | None) -> Dataset:
@@ -153,9 +164,12 @@ def _load(family: str, root: str, split: str | None) -> Dataset:
 
 
 def _run(args: argparse.Namespace) -> int:
+    """Load every dataset, refuse a resume over results made with other settings (before anything runs), run,
+    report; NOTHING_TRACKED when no tracker/sequence pair was tracked in any dataset."""
     specs = _specs(args)
     out = Path(args.out)
     overview: dict = {"datasets": {}, "skipped_datasets": []}
+    loaded: list[tuple[str, Dataset]] = []
     for family, root in _roots(args):
         if family == "synthetic" and not _has_list(Path(root).expanduser()):
             width, height = (int(v) for v in args.synthetic_size.lower().split("x"))
@@ -170,6 +184,12 @@ def _run(args: argparse.Namespace) -> int:
             overview["skipped_datasets"].append({"dataset": family, "root": root, "reason": str(error)})
             continue
         _print_problems(dataset)
+        loaded.append((family, dataset))
+    if not args.fresh:
+        for family, dataset in loaded:
+            check_resume(dataset, specs, out / family, args.init_mask)
+    tracked = 0
+    for family, dataset in loaded:
         folder = out / family
         records = run(dataset, specs, folder, workers=args.workers, resume=not args.fresh,
                       progress=not args.no_progress, init_mask=args.init_mask)
@@ -177,11 +197,20 @@ def _run(args: argparse.Namespace) -> int:
         report(dataset, sources, folder, records)
         overview["datasets"][family] = str(folder / "summary.json")
         print((folder / "report.md").read_text())
+        done = sum(r.status == "done" for r in records)
+        if not done:
+            print(f"[jcat-eval] {family}: nothing was tracked ({len(dataset.sequences)} sequences to run, "
+                  f"{len(records)} runs, none finished): see {folder / 'report.md'}", file=sys.stderr)
+        tracked += done
     out.mkdir(parents=True, exist_ok=True)
     (out / "run.json").write_text(json.dumps(overview, indent=1))
     for item in overview["skipped_datasets"]:
         print(f"[jcat-eval] skipped dataset {item['dataset']} ({item['root']}): see {out / 'run.json'}")
-    return 0 if overview["datasets"] else 2
+    if not tracked:
+        print(f"jcat-eval: nothing was tracked: every sequence was skipped or failed, or there were none "
+              f"(exit status {NOTHING_TRACKED})", file=sys.stderr)
+        return NOTHING_TRACKED
+    return 0
 
 
 def _report(args: argparse.Namespace) -> int:

@@ -79,7 +79,8 @@ def score_tracker(dataset: Dataset, source: ResultSource, protocol: ScoringProto
     protocol = scoring_protocol(dataset.family) if protocol is None else protocol
     scores = TrackerScores(source.name)
     for sequence in dataset.sequences:
-        if not sequence.scored:
+        if not sequence.scored:  # a test split: no score, but the speed of the run
+            _add_fps(scores, source, sequence)
             continue
         try:
             if dataset.result_format not in results.MASK_FORMATS:
@@ -91,10 +92,18 @@ def score_tracker(dataset: Dataset, source: ResultSource, protocol: ScoringProto
             scores.boxes.pop(sequence.name, None)
             scores.masks.pop(sequence.name, None)
             continue
-        times = results.read_times(box_folder(source.fmt, source.folder), box_format(source.fmt), sequence.name)
-        if times is not None and len(times) > sequence.start + 1 and times[sequence.start + 1:].sum() > 0:
-            scores.fps[sequence.name] = float(len(times[sequence.start + 1:]) / times[sequence.start + 1:].sum())
+        _add_fps(scores, source, sequence)
     return scores
+
+
+def _add_fps(scores: TrackerScores, source: ResultSource, sequence: Sequence) -> None:
+    """The frames per second of track() on a sequence, from the result folder's time file when it has one."""
+    try:
+        times = results.read_times(box_folder(source.fmt, source.folder), box_format(source.fmt), sequence.name)
+    except (OSError, ValueError):
+        return
+    if times is not None and len(times) > sequence.start + 1 and times[sequence.start + 1:].sum() > 0:
+        scores.fps[sequence.name] = float(len(times[sequence.start + 1:]) / times[sequence.start + 1:].sum())
 
 
 def _score_boxes(dataset: Dataset, sequence: Sequence, source: ResultSource, protocol: ScoringProtocol) -> BoxMetrics:
@@ -191,6 +200,12 @@ def summarize(dataset: Dataset, sources: list[ResultSource], scored: list[Tracke
             for name in sorted(set(scores.boxes) | set(scores.masks))}
         entry["attributes"] = {k: _clean(v) for k, v in attribute_scores(dataset, scores).items()}
         if records:
+            settings = next((r.settings for r in records if r.tracker == source.name and r.settings), None)
+            if settings:  # what made the results: weights (JCAT), profile, parameters, start
+                entry["settings"] = settings
+                if settings.get("weights"):
+                    entry["weights"] = {"path": settings["weights"]["path"],
+                                        "description": settings["weights"].get("description", "")}
             own = [r for r in records if r.tracker == source.name and r.status == "done"]
             if own:
                 frames, seconds = sum(r.frames for r in own), sum(r.seconds - r.init_seconds for r in own)
@@ -211,10 +226,13 @@ def markdown(summary: dict) -> str:
         box = entry.get("overall", {})
         cells = [name] + [_cell(box.get(k)) for k in ("auc", "precision_20", "normalized_precision", "ao", "sr50",
                                                      "sr75")]
-        cells.append(_cell(entry.get("fps"), 1))
+        cells.append(_cell(entry["fps"] if entry.get("fps") is not None else entry.get("run", {}).get("fps"), 1))
         if has_masks:
             cells += [_cell(entry.get("overall_masks", {}).get(k)) for k in ("jf", "j", "f")]
         lines.append("| " + " | ".join(cells) + " |")
+    weights = {name: entry["weights"] for name, entry in summary["trackers"].items() if "weights" in entry}
+    if weights:
+        lines += ["", "## Weights", ""] + [f"- {name}: {w['description'] or w['path']}" for name, w in weights.items()]
     if any("overall" in t for t in summary["trackers"].values()):
         lines += _per_sequence_table(summary, "auc")
     if has_masks:

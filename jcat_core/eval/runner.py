@@ -2,8 +2,10 @@
 record is not run again), with a progress bar and per-frame timing, writing the benchmark's result format.
 
 Under ``out/<tracker>/``: the result files (see results.py), masks/<seq>/ for mask benchmarks and the synthetic
-sequences, and records/<seq>.json (status, frames, seconds, or the error) written last, so a run killed
-half way resumes from the sequences that have no record.
+sequences, and records/<seq>.json (status, frames, seconds, or the error, and the settings that made it) written
+last, so a run killed half way resumes from the sequences that have no record. A resume keeps only records made with
+the settings of the run (``TrackerSpec.settings`` and the start); records made with others stop it
+(``ResumeConflictError``) rather than being reported as its results.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import time
 import traceback
 from collections.abc import Sequence as Seq
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import cv2
@@ -40,6 +42,11 @@ class SequenceRecord:
     seconds: float = 0.0  # time in initialize + track, without reading frames
     init_seconds: float = 0.0
     message: str = ""
+    settings: dict = field(default_factory=dict, compare=False)  # what made it: TrackerSpec.settings + "start"
+
+
+class ResumeConflictError(ValueError):
+    """Finished records in the output folder were made with other settings than the run's."""
 
 
 def box_format(fmt: str) -> str:
@@ -61,11 +68,73 @@ def read_record(tracker_folder: Path, name: str) -> SequenceRecord | None:
     return SequenceRecord(**json.loads(path.read_text())) if path.is_file() else None
 
 
+def starts_from_mask(dataset: Dataset, init_mask: bool = False) -> bool:
+    """Whether the trackers start from the first ground-truth mask (mask benchmarks always; --init-mask where the
+    dataset has masks) rather than the first box."""
+    return bool(dataset.masks and (init_mask or dataset.result_format in results.MASK_FORMATS))
+
+
+def run_settings(spec: TrackerSpec, from_mask: bool) -> dict:
+    """What a record remembers of the run that made it."""
+    return {**spec.settings(), "start": "mask" if from_mask else "box"}
+
+
+def settings_changes(recorded: dict, current: dict) -> list[str]:
+    """What differs between a record's settings and the run's, one phrase each ([] when they agree); a weight
+    file's description does not count (the same file chosen by default or named)."""
+    if not recorded:
+        return ["unknown settings (a jcat-eval that did not record them)"]
+    changes = []
+    for key in dict.fromkeys([*recorded, *current]):
+        old, new = recorded.get(key), current.get(key)
+        if key == "weights":
+            old, new = (None if w is None else {k: v for k, v in w.items() if k != "description"} for w in (old, new))
+        if old != new:
+            changes.append(f"{key} {_shown(key, old)} (this run: {_shown(key, new)})")
+    return changes
+
+
+def _shown(key: str, value) -> str:
+    if key == "weights" and isinstance(value, dict) and value.get("size") is not None:
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(value["mtime_ns"] / 1e9))
+        return f"{value['path']} ({value['size']} bytes, modified {when})"
+    if key == "weights" and isinstance(value, dict):
+        return str(value.get("path"))
+    return "none" if value is None else json.dumps(value) if isinstance(value, dict) else str(value)
+
+
+def check_resume(dataset: Dataset, trackers: Seq[TrackerSpec], out: Path, init_mask: bool = False) -> None:
+    """ResumeConflictError when a finished record under ``out`` was made with other settings than these trackers
+    would run with: a resume would report those results as this run's. Failed records are run again anyway."""
+    from_mask = starts_from_mask(dataset, init_mask)
+    problems = []
+    for spec in trackers:
+        current = run_settings(spec, from_mask)
+        changed: dict[str, list[str]] = {}
+        for sequence in dataset.sequences:
+            record = read_record(Path(out) / spec.name, sequence.name)
+            if record is not None and record.status == "done":
+                for change in settings_changes(record.settings, current):
+                    changed.setdefault(change, []).append(sequence.name)
+        for change, names in changed.items():
+            problems.append(f"{Path(out) / spec.name}: {len(names)} finished sequence(s) ({', '.join(names[:3])}"
+                            f"{', ...' if len(names) > 3 else ''}) were made with {change}")
+    if problems:
+        raise ResumeConflictError("resuming would report results made with other settings as this run's:\n  "
+                                  + "\n  ".join(problems) + "\nUse --fresh to run them again with these settings, "
+                                  "or another --out to keep both")
+
+
 def run(dataset: Dataset, trackers: Seq[TrackerSpec], out: Path, workers: int = 1, resume: bool = True,
         progress: bool = True, init_mask: bool = False) -> list[SequenceRecord]:
-    """Run every tracker on every sequence of the dataset (skipping finished ones when ``resume``); a sequence that
-    fails is recorded with its error and the others go on. Returns all records, old and new."""
+    """Run every tracker on every sequence of the dataset (skipping finished ones when ``resume``;
+    ResumeConflictError when they were made with other settings); a sequence that fails is recorded with its error
+    and the others go on. Returns all records, old and new."""
     out = Path(out)
+    fmt, has_masks = dataset.result_format, dataset.masks
+    from_mask = starts_from_mask(dataset, init_mask)
+    if resume:
+        check_resume(dataset, trackers, out, init_mask)
     jobs, finished = [], []
     for spec in trackers:
         for sequence in dataset.sequences:
@@ -77,8 +146,6 @@ def run(dataset: Dataset, trackers: Seq[TrackerSpec], out: Path, workers: int = 
     if finished:
         print(f"[jcat-eval] {dataset.name}: {len(finished)} finished tracker/sequence pairs kept (resume), "
               f"{len(jobs)} to run", flush=True)
-    fmt, has_masks = dataset.result_format, dataset.masks
-    from_mask = has_masks and (init_mask or fmt in results.MASK_FORMATS)
     bar = tqdm(total=len(jobs), desc=f"{dataset.name}", unit="seq", disable=not progress)
     new: list[SequenceRecord] = []
     if workers <= 1 or len(jobs) <= 1:
@@ -109,12 +176,14 @@ def run_sequence(spec: TrackerSpec, sequence: Sequence, folder: Path, fmt: str, 
                  from_mask: bool = False) -> SequenceRecord:
     """Track one sequence from its start frame and write its result files and record; errors become a
     "failed" record naming the problem."""
+    settings = run_settings(spec, from_mask)
     try:
-        record = _track(spec, sequence, Path(folder), fmt, has_masks, from_mask)
+        record = replace(_track(spec, sequence, Path(folder), fmt, has_masks, from_mask), settings=settings)
     except Exception as error:  # one bad sequence (unreadable frame, tracker error) must not stop the run
         where = traceback.extract_tb(error.__traceback__)[-1]
         record = SequenceRecord(spec.name, sequence.name, "failed",
-                                message=f"{type(error).__name__}: {error} ({Path(where.filename).name}:{where.lineno})")
+                                message=f"{type(error).__name__}: {error} ({Path(where.filename).name}:{where.lineno})",
+                                settings=settings)
     path = record_file(folder, sequence.name)
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_suffix(".tmp")
@@ -123,14 +192,16 @@ def run_sequence(spec: TrackerSpec, sequence: Sequence, folder: Path, fmt: str, 
     return record
 
 
-_BUILT: dict[TrackerSpec, object] = {}
+_BUILT: dict[tuple[TrackerSpec, str], object] = {}
 
 
 def _tracker(spec: TrackerSpec) -> object:
-    """One tracker per spec and process; JCAT's ``initialize`` resets it, baselines make a new OpenCV object."""
-    if spec not in _BUILT:
-        _BUILT[spec] = spec.build()
-    return _BUILT[spec]
+    """One tracker per spec (and weight file version) and process; JCAT's ``initialize`` resets it, baselines make a
+    new OpenCV object."""
+    key = (spec, json.dumps(spec.settings(), sort_keys=True))
+    if key not in _BUILT:
+        _BUILT[key] = spec.build()
+    return _BUILT[key]
 
 
 def _track(spec: TrackerSpec, sequence: Sequence, folder: Path, fmt: str, has_masks: bool,

@@ -64,10 +64,10 @@ def _print_report(paths: dict, report_rows: list) -> None:
 def cmd_eval(args: argparse.Namespace) -> int:
     import json
 
+    from jcat_core.models.weights_choice import choose_weights
     from jcat_core.tracker import build_tracker
     from jcat_ros.bag.evaluate import EvalOptions, evaluate_bag
     from jcat_ros.bag.report import OverlayVideo, summary_rows, write_report
-    from jcat_ros.bag.weights import choose_weights
 
     out = out_folder(args, "eval")
     weights, description = choose_weights(args.weights)
@@ -90,10 +90,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_replay(args: argparse.Namespace) -> int:
     import json
 
+    from jcat_core.models.weights_choice import choose_weights
     from jcat_ros.bag.processes import Processes, tracker_command
     from jcat_ros.bag.replay import Replay, ReplayOptions
     from jcat_ros.bag.report import OverlayVideo, summary_rows, write_report
-    from jcat_ros.bag.weights import choose_weights
 
     out = out_folder(args, "replay")
     out.mkdir(parents=True, exist_ok=True)

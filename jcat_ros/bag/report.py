@@ -1,6 +1,9 @@
-"""Reports of a bag run: report.json, plots (IoU over time with the states shaded, latency histogram, success
-curve), an MP4 a person can watch (mask, box, ground truth, state, latency), a printed summary, and two runs side
-by side (`jcat-bag compare`)."""
+"""Reports of a bag run: report.json, plots (IoU over time with the states shaded, or the tracker's score over time
+when the bag has no ground truth; latency histogram, success curve), an MP4 a person can watch (mask, box, ground
+truth, state, latency), a printed summary, and two runs side by side (`jcat-bag compare`).
+
+Pictures number frames from 1 (#1 is the bag's first frame; 00000001.jpg of the GOT-10k folder it was made from), as
+jcat-eval's strip does; report.json's per-frame "index", its "init" frame and --init-frame count from 0."""
 
 from __future__ import annotations
 
@@ -51,7 +54,7 @@ class OverlayVideo:
         if record.state in FOUND and record.box is not None:
             x, y, w, h = (round(v) for v in record.box)
             cv2.rectangle(view, (x, y), (x + w, y + h), colour, 2)
-        parts = [f"#{record.index}", record.state, f"{record.score:.2f}"]
+        parts = [f"#{record.index + 1}", record.state, f"{record.score:.2f}"]  # from 1, as jcat-eval's strip
         if record.latency_ms is not None:
             parts.append(f"{record.latency_ms:.0f} ms")
         if record.iou is not None:
@@ -97,14 +100,23 @@ def _pyplot():
 
 
 def plot_iou(result: RunResult, path: Path) -> Path:
-    """IoU (and mask IoU) per frame over the background of the tracker's state."""
+    """IoU (and mask IoU) per frame over the background of the tracker's state; without ground truth, the tracker's
+    score per frame instead (its own confidence, not accuracy), titled so. Frames numbered from 1."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(8, 2.6), dpi=80)
     for first, last, state in state_timeline(result)["runs"]:
-        ax.axvspan(first - 0.5, last + 0.5, color=np.array(COLOURS.get(state, (255,) * 3)) / 255, alpha=0.25, lw=0)
-    frames = [r.index for r in result.records]  # NaN where there is nothing to score: gaps, not joined lines
-    ax.plot(frames, [math.nan if r.iou is None else r.iou for r in result.records], color="black", lw=1.2,
-            label="box IoU")
+        ax.axvspan(first + 0.5, last + 1.5, color=np.array(COLOURS.get(state, (255,) * 3)) / 255, alpha=0.25, lw=0)
+    frames = [r.index + 1 for r in result.records]  # NaN where there is nothing to score: gaps, not joined lines
+    truth = any(r.gt_known for r in result.records) or any(r.mask_iou is not None for r in result.records)
+    if truth:
+        ax.plot(frames, [math.nan if r.iou is None else r.iou for r in result.records], color="black", lw=1.2,
+                label="box IoU")
+        title, ylabel, top = "IoU with the ground truth, states shaded", "IoU", 1.02
+    else:  # the score of the frames the tracker answered (IDLE before the init, DROPPED: none)
+        scores = [r.score if r.state not in ("IDLE", "DROPPED") else math.nan for r in result.records]
+        ax.plot(frames, scores, color="black", lw=1.2, label="tracker score")
+        title, ylabel = "no ground truth: the tracker's score (confidence), states shaded", "score"
+        top = max([1.02, *(1.05 * v for v in scores if math.isfinite(v))])
     if any(r.mask_iou is not None for r in result.records):
         ax.plot(frames, [math.nan if r.mask_iou is None else r.mask_iou for r in result.records], color="tab:blue",
                 lw=0.8, label="mask IoU")
@@ -112,8 +124,8 @@ def plot_iou(result: RunResult, path: Path) -> Path:
     ax.legend([*ax.get_legend_handles_labels()[0], *handles],
               [*ax.get_legend_handles_labels()[1], *[s.lower() for s in COLOURS]], loc="lower left", fontsize=7,
               ncol=7, framealpha=0.8)
-    ax.set(xlabel="frame", ylabel="IoU", ylim=(0, 1.02), xlim=(-0.5, max(len(result.records), 1) - 0.5),
-           title=f"{Path(result.bag).name}: IoU with the ground truth, states shaded")
+    ax.set(xlabel="frame (from 1)", ylabel=ylabel, ylim=(0, top), xlim=(0.5, max(len(result.records), 1) + 0.5),
+           title=f"{Path(result.bag).name}: {title}")
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

@@ -11,6 +11,7 @@ from jcat_core.cli.eval import main, parse_args
 from jcat_core.eval import trackers
 from jcat_core.eval.datasets import load_dataset
 from jcat_core.eval.trackers import TrackerSpec, parse_trackers
+from jcat_core.models.demo_weights import DEMO_WEIGHTS
 
 SMALL = ["--synthetic", "clean", "--synthetic-size", "64x48", "--synthetic-frames", "5", "--trackers", "csrt",
          "--no-progress"]
@@ -22,11 +23,17 @@ def tree(folder: Path) -> dict[str, bytes | None]:
 
 
 @pytest.mark.parametrize("command", [["run", "--dataset", "otb", "--root", "data"], ["vot", "--root", "data"]])
-def test_the_default_trackers_are_jcat_with_build_trackers_weights_and_csrt(
-        command: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_default_trackers_are_jcat_with_the_best_weights_available_and_csrt(
+        command: list[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """As jcat-bag and the node choose (choose_weights): the published file where it belongs, else the demo
+    weights; a TrackerSpec made without weights still gets build_tracker's default."""
+    monkeypatch.setenv("JCAT_WEIGHTS_DIR", str(tmp_path))
     args = parse_args(command)
     specs = parse_trackers(args.trackers, args.weights)
-    assert [(s.name, s.weights) for s in specs] == [("jcat", None), ("csrt", None)]
+    assert [(s.name, s.weights) for s in specs] == [("jcat", str(DEMO_WEIGHTS)), ("csrt", None)]
+    (tmp_path / "JcatNet.pth.tar").write_bytes(b"published")
+    specs = parse_trackers(args.trackers, args.weights)
+    assert [(s.name, s.weights) for s in specs] == [("jcat", str(tmp_path / "JcatNet.pth.tar")), ("csrt", None)]
     calls = []
     monkeypatch.setattr(trackers, "build_tracker", lambda weights, **options: calls.append(weights))
     TrackerSpec("jcat").build()

@@ -118,7 +118,8 @@ def test_bad_input_is_reported_and_the_rest_runs(tmp_path: Path, capsys: pytest.
     assert summary["failed"][0]["sequence"] == "corrupt"
     assert "cannot read frame" in summary["failed"][0]["reason"] and "00000006.jpg" in summary["failed"][0]["reason"]
     assert summary["notes"] == [{"sequence": "nan_boxes",
-                                 "note": "1 frame(s) with NaN ground truth, scored as target absent"}]
+                                 "note": "1 frame(s) with NaN ground truth, scored as target absent (OTB/LaSOT: as "
+                                         "their toolkits score such rows)"}]
     csrt = summary["trackers"]["csrt"]
     assert set(csrt["per_sequence"]) == {"clean", "nan_boxes"} and "corrupt" in csrt["missing"]
     report = (out / "got10k" / "report.md").read_text()

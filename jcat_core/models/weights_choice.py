@@ -1,4 +1,5 @@
-"""Which weights the node, the bag tools and the demo use when none are named: the best available, said out loud."""
+"""Which weights JCAT runs with when none are named: the best available, said out loud. One choice for every tool:
+``jcat-eval``, ``jcat-bag``, the ROS node and the demo."""
 
 from __future__ import annotations
 
