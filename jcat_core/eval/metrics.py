@@ -49,13 +49,14 @@ class ScoringProtocol:
     truth_first: bool = False  # the first frame's prediction is replaced by its ground truth
     every_frame: bool = False  # divide by every frame; absent frames fail; rejected ground truth: -1 as the toolkits
     drop_zero_curves: bool = False  # a sequence whose curve is all zero is left out of that curve's mean
+    cut_long_results: bool = False  # results longer than the ground truth are cut to it (LaSOT: monkey-17)
 
 
 PRESENT_FRAMES = ScoringProtocol("present-frames")
 OTB_TOOLKIT = ScoringProtocol("otb-toolkit", hold="all_nan", truth_first=True, every_frame=True,
                               drop_zero_curves=True)
 LASOT_TOOLKIT = ScoringProtocol("lasot-toolkit", hold="any_nan", truth_first=True, every_frame=True,
-                                drop_zero_curves=True)
+                                drop_zero_curves=True, cut_long_results=True)
 
 
 def as_boxes(boxes: np.ndarray | Sequence[Sequence[float]]) -> np.ndarray:

@@ -108,6 +108,8 @@ def _add_fps(scores: TrackerScores, source: ResultSource, sequence: Sequence) ->
 
 def _score_boxes(dataset: Dataset, sequence: Sequence, source: ResultSource, protocol: ScoringProtocol) -> BoxMetrics:
     pred = results.read_boxes(box_folder(source.fmt, source.folder), box_format(source.fmt), sequence.name)
+    if protocol.cut_long_results:
+        pred = pred[:len(sequence)]
     if len(pred) != len(sequence):
         raise ValueError(f"{len(pred)} result boxes for {len(sequence)} frames")
     first = sequence.start if dataset.family in SCORES_FIRST_FRAME else sequence.start + 1

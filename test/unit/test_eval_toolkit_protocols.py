@@ -244,3 +244,14 @@ def test_otb_against_got10k_experiment_otb(tmp_path: Path) -> None:
     assert ours["overall"]["precision_20"] == pytest.approx(with_hold["overall"]["precision_score"], abs=1e-12)
     assert abs(ours["overall"]["auc"] - without["overall"]["success_score"]) > 1e-3  # got10k's port differs here
     assert ours["overall"]["auc"] > without["overall"]["success_score"]  # a held box still overlaps the target
+
+
+def test_lasot_cuts_results_longer_than_the_ground_truth(tmp_path: Path) -> None:
+    """calc_seq_err_robust.m cuts the results to the annotation's length (monkey-17); OTB refuses the mismatch."""
+    gt = np.array([[11.0, 11.0, 10.0, 10.0]] * 4)
+    pred = np.vstack([gt, [[30.0, 30.0, 5.0, 5.0]] * 2])  # two rows past the last annotated frame
+    entry = score("lasot", lasot_root(tmp_path / "LaSOT", "cat-1", gt, occluded=[], out_of_view=[]), {"cat-1": pred},
+                  tmp_path / "lasot")
+    assert entry["overall"]["mean_iou"] == pytest.approx(1.0)
+    entry = score("otb", otb_root(tmp_path / "OTB", {"Car": gt}), {"Car": pred}, tmp_path / "otb")
+    assert "6 result boxes for 4 frames" in str(entry.get("missing"))
