@@ -1,16 +1,5 @@
 """One camera frame from one rclpy process to another: glibc's malloc defaults against freed buffers kept, and the
-subscription taken by the node's executor against a thread of its own.
-
-A publisher process sends 640x480 rgb8 sensor_msgs/Image frames (reliable, depth 5, like camera_node) stamped with
-the wall clock just before publish(); a subscriber process (best_effort, depth 1, like the node) spins its node
-with a SingleThreadedExecutor and records receipt - stamp once it holds the frame as an HxWx3 RGB array
-(jcat_ros.image_conversion.to_rgb8). Three ways in one run, side by side, each its own fresh pair of processes in
-its own DDS domain: glibc's defaults with the executor taking the frames; jcat_ros.malloc_tuning.
-keep_freed_frame_buffers() in both processes, as the tracker node and camera_node call it; and that plus
-jcat_ros.subscription_thread.SubscriptionThread taking the frames while the executor still spins the node, as in
-the tracker node.
-(Taking the frame serialized and reading the pixels as a view of the CDR bytes was tried too: no faster, 2.28
-against 2.15 ms with freed buffers kept.)
+subscription taken by the node's executor against a thread of its own. Method: docs/ROS_LATENCY.md.
 
     python benchmarks/image_hop.py                      # 640x480, 300 frames at 20 Hz per way
     python benchmarks/image_hop.py --width 1280 --height 720
