@@ -19,7 +19,7 @@ import trax
 
 from jcat_core.eval.datasets.base import box_to_mask, mask_to_box, read_rgb
 from jcat_core.eval.trackers import JCAT_NAMES, TrackerSpec, known_trackers, parse_params
-from jcat_core.eval.vot import REGIONS
+from jcat_core.eval.vot import REGIONS, box_polygon
 from jcat_core.tracker import AUTO, PROFILES
 
 
@@ -30,7 +30,7 @@ def region_to_target(region: object, shape: tuple[int, int], as_polygon: bool = 
     if region.type == trax.Region.RECTANGLE:  # type: ignore[attr-defined]
         x, y, w, h = (float(v) for v in region.bounds())  # type: ignore[attr-defined]
         if as_polygon:
-            return {"polygon": np.array([[x, y], [x + w, y], [x + w, y + h], [x, y + h]])}
+            return {"polygon": box_polygon(np.array([x, y, w, h]))}
         return {"box": (x, y, w, h)}
     if region.type == trax.Region.POLYGON:  # type: ignore[attr-defined]
         points = np.array([region.get(i) for i in range(region.size())], float)  # type: ignore[attr-defined]
