@@ -29,22 +29,23 @@ BAR = {"mean_iou": 0.97, "iou_0.9": 0.97, **{name: 0.98 for name in DECISIONS}}
 # - refresh / bank: DCF hard negatives (peak 2 > 0.3 x peak 1) within a few % of the threshold (rotation_elong has
 #   41 in 89 reference frames), which score maps that differ that little flip: computing the filter refresh's
 #   products in real instead of complex arithmetic (the same sums in another order) moved vot exit_reentry's refresh
-#   agreement from 99 % to 92 %.
+#   agreement from 99 % to 92 %, complex products over a smaller transform to 91 % (frames 39-48, target out of
+#   view, peak ratio 0.289-0.294 against the 0.3 threshold).
 # - vot exit_reentry: the rotated box fitted to the triangle's mask differs by a few degrees on 8 frames (IoU
 #   0.86-0.9 there, with the positions within 1 px).
 KNOWN_GAPS: dict[str, dict[str, float]] = {
     "default_clean": {"mean_iou": 0.96},
     "default_distractor": {"mean_iou": 0.96},
-    "default_exit_reentry": {"mean_iou": 0.965, "refresh": 0.92},
+    "default_exit_reentry": {"mean_iou": 0.965, "refresh": 0.95},
     "default_fast": {"mean_iou": 0.955},
     "default_occlusion": {"mean_iou": 0.96, "refresh": 0.96},
     "default_rotation": {"mean_iou": 0.96},
     "default_rotation_elong": {"mean_iou": 0.96, "refresh": 0.79, "bank_added": 0.86},
     "default_scale": {"mean_iou": 0.965},
     "vot_distractor": {"mean_iou": 0.965},
-    "vot_exit_reentry": {"mean_iou": 0.94, "iou_0.9": 0.87, "refresh": 0.92},
+    "vot_exit_reentry": {"mean_iou": 0.94, "iou_0.9": 0.87, "refresh": 0.91},
     "vot_fast": {"mean_iou": 0.955},
-    "vot_occlusion": {"mean_iou": 0.96, "refresh": 0.92},
+    "vot_occlusion": {"mean_iou": 0.96, "refresh": 0.94},
     "vot_rotation": {"mean_iou": 0.96},
     "vot_rotation_elong": {"refresh": 0.83, "bank_added": 0.97},
 }
