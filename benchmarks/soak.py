@@ -596,19 +596,35 @@ def rss_check(recording: Recording, opts: Options) -> tuple[Check, dict[str, Any
     return Check("RSS slope", slope <= RSS_SLOPE_GOAL, text), figures
 
 
+def tracker_cpu_ms(gap: Gap, diagnostics: list[DiagSample]) -> float | None:
+    """The worker thread's CPU time in the later frame's track(), from the first /diagnostics after the gap when
+    that frame was its period's slowest (the node reports the slowest frame's wall and CPU time); else None."""
+    end_ns = gap.start_ns + int(gap.seconds * NS)
+    after = next((d for d in diagnostics if d.at_ns >= end_ns and d.values.get("track_max_ms")), None)
+    if after is None or abs(float(after.values["track_max_ms"]) - gap.tracker_ms) > 0.1:
+        return None
+    return float(after.values["track_max_cpu_ms"])
+
+
 def describe_gap(gap: Gap, recording: Recording, period_s: float) -> dict[str, Any]:
-    """One gap with what tells its cause apart: the node's publish times, the frames' stamps and track() time, the
-    camera's own pause, the machine's load and the benchmark's last action before it."""
+    """One gap with what tells its cause apart: the node's publish times, the frames' stamps and track() time with
+    its CPU time (the rest the worker waited for a core), the camera's own pause, the machine's load and the
+    benchmark's last action before it."""
     before = [e for e in recording.events if e.start_ns <= gap.start_ns]
     at_s = (gap.start_ns - recording.started_ns) / NS
     return {"seconds": gap.seconds, "periods": gap.seconds / period_s,
             "at_s": at_s, "published_apart_s": gap.published_s,
             "load_1min": min(recording.load, key=lambda sample: abs(sample[0] - at_s))[1],
             "camera_frames_apart": round(gap.frames_apart_s / period_s), "tracker_ms_after": gap.tracker_ms,
+            "tracker_cpu_ms_after": tracker_cpu_ms(gap, recording.diagnostics),
             "camera_longest_pause_s": camera_pause_s(recording.camera_ns, gap.start_ns,
                                                      gap.start_ns + int(gap.seconds * NS)),
             "last_action_before": (f"{before[-1].kind} at {(before[-1].start_ns - recording.started_ns) / NS:.1f} s"
                                    if before else "none")}
+
+
+def cpu_share(cpu_ms: float | None) -> str:
+    return "" if cpu_ms is None else f" ({cpu_ms:.0f} ms of them on the CPU)"
 
 
 def gap_check(recording: Recording, opts: Options, period_s: float) -> tuple[Check, dict[str, Any]]:
@@ -622,7 +638,8 @@ def gap_check(recording: Recording, opts: Options, period_s: float) -> tuple[Che
                "worst_periods": sorted((round(g.seconds / period_s, 2) for g in gaps), reverse=True)[:10]}
     text = (f"{worst['periods']:.2f} frame periods ({1000 * worst['seconds']:.0f} ms) at t={worst['at_s']:.1f} s: "
             f"published {1000 * worst['published_apart_s']:.0f} ms apart by the node, for camera frames "
-            f"{worst['camera_frames_apart']} apart, the later tracked in {worst['tracker_ms_after']:.0f} ms; camera's "
+            f"{worst['camera_frames_apart']} apart, the later tracked in {worst['tracker_ms_after']:.0f} ms"
+            f"{cpu_share(worst['tracker_cpu_ms_after'])}; camera's "
             f"longest pause in it {1000 * worst['camera_longest_pause_s']:.0f} ms; machine load "
             f"{worst['load_1min']:.2f}; last action before it: {worst['last_action_before']}; {len(over)} of "
             f"{len(gaps)} gaps over the goal (goal <= {GAP_GOAL:g})")

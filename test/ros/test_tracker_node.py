@@ -114,6 +114,8 @@ def test_tracks_with_input_headers_then_resets_and_reinitialises(camera_and_trac
     session.probe.wait_for(lambda: session.diagnostic("track_median_ms"), 5, "track() time in /diagnostics")
     values = {kv.key: kv.value for kv in session.diagnostics[-1].status[0].values}
     assert 0 < float(values["track_median_ms"]) <= float(values["latency_max_ms"])  # latency includes track()
+    assert float(values["track_median_ms"]) <= float(values["track_max_ms"])
+    assert 0 < float(values["track_max_cpu_ms"]) <= float(values["track_max_ms"]) + 1.0  # the thread's CPU in it
 
     # The overlay is drawn only for a subscriber: none arrives until someone listens.
     debug = session.probe.record(Image, f"{TRACKER}/debug_image")

@@ -48,6 +48,16 @@ def test_the_camera_pause_is_the_longest_frame_interval_overlapping_a_gap(bench)
     assert bench.camera_pause_s(frames, 0, 100 * MS) == pytest.approx(0.067)
 
 
+def test_a_gap_gets_its_frames_cpu_time_from_the_next_diagnostics_when_it_was_the_periods_slowest(bench) -> None:
+    gap = bench.Gap(0.25, 1000 * MS, 0.25, 0.067, 240.0)  # ends at 1250 ms
+    diag = [bench.DiagSample(900 * MS, {"track_max_ms": "240.0", "track_max_cpu_ms": "1.0"}),  # before the gap
+            bench.DiagSample(1300 * MS, {"track_max_ms": "240.0", "track_max_cpu_ms": "80.5"})]
+    assert bench.tracker_cpu_ms(gap, diag) == 80.5
+    assert bench.tracker_cpu_ms(gap, [bench.DiagSample(1300 * MS, {"track_max_ms": "260.0",
+                                                                   "track_max_cpu_ms": "90.0"})]) is None
+    assert bench.tracker_cpu_ms(gap, diag[:1]) is None and bench.cpu_share(80.5) == " (80 ms of them on the CPU)"
+
+
 def test_the_invariant_counts_waiting_frames_and_run_totals_add_up_each_activation(bench) -> None:
     def sample(received: int, processed: int, dropped: int, **more: str):
         values = {"frames_received": str(received), "frames_processed": str(processed),
