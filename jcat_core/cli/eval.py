@@ -46,8 +46,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                          "(default: the published JcatNet.pth.tar in $JCAT_WEIGHTS_DIR or ~/.cache/jcat if there, "
                          "else the demo weights)")
         sub.add_argument("--device", default="cpu", help="cpu, cuda or auto (default cpu)")
-        sub.add_argument("--profile", default=AUTO, choices=(AUTO, *PROFILES),
-                         help="tracker parameters (default auto: lite for EfficientNet-Lite weights, else default)")
+        sub.add_argument("--profile", default=AUTO, choices=(AUTO, *PROFILES), metavar="PROFILE",
+                         help=f"tracker parameters: {', '.join((AUTO, *PROFILES))} (default auto: lite for "
+                              "EfficientNet-Lite weights, else default)")
         sub.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                          help="a TrackerParams override for jcat/standin (repeatable)")
         sub.add_argument("--no-progress", action="store_true", help="no progress bar")

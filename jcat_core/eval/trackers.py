@@ -21,14 +21,15 @@ class TrackerSpec:
     name: str
     weights: str | None = None  # JcatNet weights for "jcat"; None = build_tracker's default (the demo weights)
     device: str = "cpu"
-    profile: str = AUTO  # TrackerParams profile: auto (chosen from the weights), default, vot or lite
+    profile: str = AUTO  # TrackerParams profile: auto (chosen from the weights), default, vot, lite or vot2020
     params: tuple[tuple[str, float | int | str], ...] = ()  # TrackerParams overrides for "jcat"/"standin"
     weights_description: str = ""  # what the weights are, as choose_weights says (printed and reported)
 
     @property
     def takes_polygons(self) -> bool:
         """Whether VOT regions reach this tracker as polygons: the published VOT tracker (JCAT's ``vot`` profile)
-        takes them so (``JcatTracker.initialize(polygon=...)``); the others take their bounds as a box."""
+        takes them so (``JcatTracker.initialize(polygon=...)``); the others take their bounds as a box (and the
+        VOT2020 mask tracker, ``vot2020``, the toolkit's mask where there is one)."""
         return self.name in JCAT_NAMES and self.profile == "vot"
 
     def build(self) -> object:

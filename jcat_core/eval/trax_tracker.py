@@ -1,6 +1,9 @@
 """The tracker as a TraX server, for the VOT toolkit (`vot test`, `vot evaluate`, `vot analysis`):
 ``python -m jcat_core.eval.trax_tracker --tracker jcat --region box|rotated|mask [--weights FILE]``.
 
+JCAT and the stand-in run the authors' tracker for the region's stacks unless ``--profile`` says otherwise: their
+VOT2016-2019 tracker (profile ``vot``) for boxes, their VOT2020 mask tracker (``vot2020``) for ``--region mask``.
+
 The toolkit starts this command (see config/vot/trackers.ini), sends the first frame with the target region
 (rectangle, polygon or mask) and then one frame at a time; each reply is the tracker's box (rectangle), rotated
 box (4-point polygon) or mask, with its score as the "confidence" property. Frames arrive as file paths (or in
@@ -85,6 +88,12 @@ def frame_image(images: dict) -> np.ndarray:
     return np.ascontiguousarray(image.array()[..., ::-1])  # memory images are BGR, as OpenCV's
 
 
+def profile_for_region(region: str) -> str:
+    """The authors' tracker for the stacks of a region mode: ``vot2020`` (VOT2020+, masks) for "mask", else
+    ``vot`` (VOT2016-2019, polygons)."""
+    return "vot2020" if region == "mask" else "vot"
+
+
 def serve(spec: TrackerSpec, region: str) -> None:
     """Answer TraX requests until the client quits."""
     formats = [trax.Region.RECTANGLE, trax.Region.POLYGON] + ([trax.Region.MASK] if region == "mask" else [])
@@ -111,12 +120,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--region", default="box", choices=REGIONS, help="what to report (default box)")
     parser.add_argument("--weights", help="JcatNet weights for 'jcat' (default: build_tracker's default)")
     parser.add_argument("--device", default="auto", help="cpu, cuda or auto (default auto)")
-    parser.add_argument("--profile", default="vot", choices=(AUTO, *PROFILES), help="tracker parameters")
+    parser.add_argument("--profile", choices=(AUTO, *PROFILES),
+                        help="tracker parameters (default: vot2020 with --region mask, else vot)")
     parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                         help="a TrackerParams override for jcat/standin (repeatable)")
     args = parser.parse_args(argv)
     params = parse_params(args.param) if args.tracker in JCAT_NAMES else ()
-    serve(TrackerSpec(args.tracker, args.weights, args.device, args.profile, params), args.region)
+    profile = args.profile or profile_for_region(args.region)
+    serve(TrackerSpec(args.tracker, args.weights, args.device, profile, params), args.region)
     return 0
 
 

@@ -153,6 +153,45 @@ def paste_mask(crop_mask: np.ndarray, window: CropWindow, image_shape: tuple[int
     return out
 
 
+def probability_mask(contour_mask: np.ndarray, probability: np.ndarray, window: CropWindow,
+                     image_shape: tuple[int, int], dilation: int = 7, threshold: float = 0.5) -> np.ndarray:
+    """The published VOT2020 mask tracker's output mask (their ``resize_mask``): the filled contour (SxS 0/1)
+    dilated once by a ``dilation``-px square, times the foreground probability (SxS), resized bilinearly
+    (OpenCV) to the window's side in image pixels, above ``threshold``, placed at the window's top-left pixel
+    (an aligned window's whole-pixel origin) and clipped to the HxW image."""
+    kernel = np.ones((dilation, dilation), np.uint8)
+    weighted = cv2.dilate(contour_mask.astype(np.uint8), kernel) * probability.astype(np.float32)  # SxS
+    side = round(window.side)
+    resized = cv2.resize(weighted, (side, side), interpolation=cv2.INTER_LINEAR) > threshold  # side x side
+    x0, y0 = (round(v) for v in window.origin)
+    return _placed(resized, x0, y0, image_shape)
+
+
+def _placed(patch: np.ndarray, x0: int, y0: int, image_shape: tuple[int, int]) -> np.ndarray:
+    """An HxW bool image holding ``patch`` with its top-left pixel at (x0, y0), clipped; False elsewhere."""
+    height, width = image_shape
+    out = np.zeros((height, width), bool)
+    ix0, iy0 = max(x0, 0), max(y0, 0)
+    ix1, iy1 = min(x0 + patch.shape[1], width), min(y0 + patch.shape[0], height)
+    if ix0 < ix1 and iy0 < iy1:
+        out[iy0:iy1, ix0:ix1] = patch[iy0 - y0:iy1 - y0, ix0 - x0:ix1 - x0]
+    return out
+
+
+def filled_box_mask(box: Box, image_shape: tuple[int, int]) -> np.ndarray:
+    """HxW bool of a box (x, y, w, h) as the published VOT2020 mask tracker reports its DCF box: the corners
+    truncated towards zero to whole pixels and filled with their edge pixels (cv2.fillConvexPoly), i.e. columns
+    int(x) to int(x + w) and rows int(y) to int(y + h), both inclusive, clipped to the image."""
+    x, y, w, h = box
+    height, width = image_shape
+    x0, x1 = max(int(x), 0), min(int(x + w), width - 1)
+    y0, y1 = max(int(y), 0), min(int(y + h), height - 1)
+    out = np.zeros((height, width), bool)
+    if x0 <= x1 and y0 <= y1:
+        out[y0:y1 + 1, x0:x1 + 1] = True
+    return out
+
+
 def box_mask(box: Box, window: CropWindow, image_shape: tuple[int, int]) -> torch.Tensor:
     """The crop-sized float mask (SxS) of an image box, as the published tracker makes it: the image's pixels from
     int(x) to int(x + w - 1) (and likewise in y) set to 1, cropped bilinearly with zero padding, so crop pixels on

@@ -1,7 +1,8 @@
 """Every tunable number of the online tracker, with the published defaults (JCAT_SPEC section 3) and the VOT profile.
 
-``TrackerParams()`` is the published tracker; ``TrackerParams.profile("vot")`` its VOT variant and
-``TrackerParams.profile("lite")`` the light-backbone one (one backbone pass per frame, not published);
+``TrackerParams()`` is the published tracker; ``TrackerParams.profile("vot")`` its VOT variant,
+``TrackerParams.profile("vot2020")`` its VOT2020 mask tracker and ``TrackerParams.profile("lite")`` the
+light-backbone one (one backbone pass per frame, not published);
 ``params.with_overrides(name=value)`` a checked copy (unknown names and out-of-range values raise ValueError).
 """
 
@@ -12,9 +13,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-PROFILES = ("default", "vot", "lite")
+PROFILES = ("default", "vot", "lite", "vot2020")
 BOOL_PARAMS = ("one_backbone_pass", "antialias_crops", "sample_filter", "relearn_at_new_position", "bank_on_schedule",
-               "rotated_box_fit")
+               "rotated_box_fit", "mask_init_overrides", "mask_from_probability", "dcf_box_when_no_mask")
 
 
 def _p(default: Any, low: float, high: float, doc: str) -> Any:
@@ -101,8 +102,19 @@ class TrackerParams:
         "doc": "per-frame limits of the scale factor"})
     scale_step_range_mask_init: tuple[float, float] = field(default=(0.9, 1.1), metadata={
         "doc": "the same when initialised from a mask"})
+    mask_init_overrides: bool = field(default=True, metadata={
+        "doc": "initialised from a mask, the tracker uses segm_threshold_mask_init and scale_step_range_mask_init "
+               "(the VOT2020 mask tracker keeps segm_threshold and scale_step_range)"})
     min_target_scale: float = _p(0.2, 0.0, 10.0, "a scale update must leave the DCF target scale above this")
     max_scale_change: float = _p(0.75, 0.0, 10.0, "a scale update needs a relative change below this")
+    # -- mask output --
+    mask_from_probability: bool = field(default=False, metadata={
+        "doc": "the output mask is the largest contour dilated 7x7 times the foreground probability, resized to "
+               "the crop's image side and thresholded at 0.5 (the VOT2020 mask tracker's resize_mask) instead of "
+               "the filled contour resampled into the image"})
+    dcf_box_when_no_mask: bool = field(default=False, metadata={
+        "doc": "without an accepted mask the output mask is the DCF box filled (the VOT2020 mask tracker never "
+               "reports an empty mask) instead of empty"})
     # -- segmentation memory bank --
     bank_capacity: int = _p(4, 0, 100, "bank samples kept, oldest evicted")
     bank_search_area_scale: float = _p(4.5, 1.0, 20.0, "crop side / sqrt(target area) of a bank sample")
@@ -141,17 +153,39 @@ class TrackerParams:
     def profile(cls, name: str = "default") -> TrackerParams:
         """The published tracker ("default"), the published VOT tracker ("vot": larger DCF crop and memory, no
         sample filter, DCF samples re-cropped at the new position, memory bank on hard negatives only, rotated box
-        fit) or "lite" (ours, not published): one backbone pass per frame for a light backbone whose layer3 also
-        feeds the DCF (EfficientNet-Lite), a wider search while LOST and anti-aliased crops."""
+        fit), the published VOT2020 mask tracker ("vot2020", ``_vot2020``) or "lite" (ours, not published): one
+        backbone pass per frame for a light backbone whose layer3 also feeds the DCF (EfficientNet-Lite), a wider
+        search while LOST and anti-aliased crops."""
         if name == "default":
             return cls()
         if name == "vot":
-            return cls(dcf_sample_size=360, sample_memory_size=300, sample_filter=False,
-                       relearn_at_new_position=True, bank_on_schedule=False, bank_hard_negative_gap=20,
-                       second_contour_ratio=0.25, rotated_box_fit=True)
+            return cls._vot()
+        if name == "vot2020":
+            return cls._vot2020()
         if name == "lite":
             return cls(one_backbone_pass=True, lost_search_growth=2.0, antialias_crops=True)
         raise ValueError(f"unknown profile {name!r}; choose from {PROFILES}")
+
+    @classmethod
+    def _vot(cls) -> TrackerParams:
+        """The published VOT2016-2019 tracker (their ``Jcat_vot`` with ``Jcat_vot`` parameters)."""
+        return cls(dcf_sample_size=360, sample_memory_size=300, sample_filter=False, relearn_at_new_position=True,
+                   bank_on_schedule=False, bank_hard_negative_gap=20, second_contour_ratio=0.25,
+                   rotated_box_fit=True)
+
+    @classmethod
+    def _vot2020(cls) -> TrackerParams:
+        """The published VOT2020 mask tracker (their ``vot20_wrapper`` driving ``Jcat_mask``), started from the
+        toolkit's mask. Known from that code: no sample filter and DCF samples re-cropped at the new position (as
+        ``vot``), the axis-aligned box fit, second-contour ratio 0.4, no memory-bank entry ever, no switch to the
+        mask-init threshold and scale step, the probability-weighted mask output and the filled DCF box when no
+        mask is accepted. Its parameter file (``Jcat_vot20``) was published only as a .pyc, so the values are
+        ``vot``'s (DCF crop 360, memory 300, segm_threshold 0.5, scale step 0.95-1.05, the uncertainty and
+        learning settings, ...) and the given mask's threshold is ``init_segm_mask_thr`` = 0.5 as in both
+        published parameter files."""
+        return dataclasses.replace(cls._vot(), rotated_box_fit=False, second_contour_ratio=0.4, bank_capacity=0,
+                                   init_mask_threshold=0.5, mask_init_overrides=False, mask_from_probability=True,
+                                   dcf_box_when_no_mask=True)
 
     @property
     def dcf_crop_size(self) -> int:

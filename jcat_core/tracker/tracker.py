@@ -40,10 +40,12 @@ from jcat_core.tracker.geometry import (
     crop,
     crop_moved,
     distance_map,
+    filled_box_mask,
     fit_mask,
     paste_mask,
     polygon_box,
     polygon_mask,
+    probability_mask,
 )
 from jcat_core.tracker.inputs import as_rgb_uint8, checked_box, checked_mask, checked_polygon, mask_box
 from jcat_core.tracker.memory_bank import MemoryBank
@@ -66,7 +68,7 @@ class TrackOutput:
 
     box: Box
     rotated_box: RotatedBox
-    mask: np.ndarray  # HxW bool; all False when no mask was accepted
+    mask: np.ndarray  # HxW bool; without an accepted mask all False, or the filled DCF box (dcf_box_when_no_mask)
     score: float
     state: TrackerState
     polygon: np.ndarray | None = None  # 4x2 image (x, y) corners of the box fitted to the mask (VOT's region)
@@ -147,9 +149,15 @@ class JcatTracker:
 
     @property
     def threshold(self) -> float:
-        """Foreground threshold on the segmentation softmax: lower when the target was given as a mask."""
+        """Foreground threshold on the segmentation softmax: lower when the target was given as a mask (unless
+        ``mask_init_overrides`` is off)."""
         p = self.params
-        return p.segm_threshold_mask_init if self.initialised_from_mask else p.segm_threshold
+        return p.segm_threshold_mask_init if self._mask_init_rules else p.segm_threshold
+
+    @property
+    def _mask_init_rules(self) -> bool:
+        """Whether the mask-init threshold and scale step apply: started from a mask, with mask_init_overrides."""
+        return self.initialised_from_mask and self.params.mask_init_overrides
 
     def update_params(self, **changes: object) -> None:
         """Change parameters of RUNTIME_PARAMS between frames, keeping the target; others raise ValueError."""
@@ -253,8 +261,9 @@ class JcatTracker:
     # -- every frame --
     def _track(self, frame: torch.Tensor) -> TrackOutput:
         """One frame, stage by stage. The device localises the DCF peak and segments the crop centred on it; one
-        read-back brings both to the host, which takes the decisions and does the geometry. A frame that feeds the
-        memory bank reads its bank crop's foreground once more (the entry is used from the next frame on)."""
+        read-back brings both to the host (the crop's foreground, or its probability map with
+        ``mask_from_probability``), which takes the decisions and does the geometry. A frame that feeds the memory
+        bank reads its bank crop's segmentation once more (the entry is used from the next frame on)."""
         p = self.params
         record = FrameRecord(self.frame)
         growth = p.lost_search_growth if self.lost else 1.0
@@ -264,13 +273,13 @@ class JcatTracker:
             # segmented before the host knows whether the frame is usable, so one read-back brings both
             centre = self._segmentation_centre(values, window)
             if one_pass:
-                seg_window, foreground = window, self._foreground(seg_features)
+                seg_window, segmentation = window, self._segmentation_map(seg_features)
             else:
                 seg_window = self._segm_window()
                 reach = window.side / 2 + self._outside_distance()
-                foreground, seg_features = self._segment(
+                segmentation, seg_features = self._segment(
                     crop_moved(frame, seg_window, centre, reach, p.antialias_crops) / 255.0)
-        host = to_host({"dcf": values, "centre": centre, "foreground": foreground})
+        host = to_host({"dcf": values, "centre": centre, "segmentation": segmentation})
         found = Localization.from_values(host["dcf"], p.hard_negative_threshold)
         peak_x, peak_y = window.to_image(np.array([[found.x, found.y]]))[0]
         peak = (float(peak_x), float(peak_y))
@@ -282,7 +291,7 @@ class JcatTracker:
         record.uncertainty, record.ratio, record.moved = assessment.uncertainty, assessment.ratio, assessment.move
         size_at_start = self.size
         self._decide_position(assessment, peak)
-        result = self._segmentation_result(host["foreground"], seg_window, assessment, segm_centre, record)
+        result = self._segmentation_result(host["segmentation"], seg_window, assessment, segm_centre, record)
         self._learn(frame, assessment, found, window, projected, size_at_start, growth, record)
         self._refresh(found, record)
         self._feed_bank(frame, assessment, found, segm_centre, size_at_start, seg_features, result.fit, record)
@@ -326,24 +335,24 @@ class JcatTracker:
         if assessment.move:
             self.position = self._keep_inside(*peak)
 
-    def _segmentation_result(self, foreground: np.ndarray, window: CropWindow, assessment: Assessment,
+    def _segmentation_result(self, segmentation: np.ndarray, window: CropWindow, assessment: Assessment,
                              segm_centre: tuple[float, float], record: FrameRecord) -> _Segmentation:
         """Stage 4 (u < 10): the largest contour gives the mask, the scale step, the position (minAreaRect centre
         when the area is consistent) and the output box; without a usable mask, and when u >= 10, the position is
-        the segmentation centre (the clamped DCF peak) and the output the DCF box."""
+        the segmentation centre (the clamped DCF peak), the output box the DCF box and the mask ``_no_mask``."""
         p = self.params
         fit = None
         decision: MaskDecision | None = None
         if assessment.uncertainty < p.segmentation_uncertainty:
             record.segmented = True
             with self._stage("mask_geometry"):
-                fit = self._fit(foreground)
+                fit = self._fit(self._host_foreground(segmentation))
                 if fit is not None:
                     decision = self._apply_mask(fit, window, assessment.uncertainty, record)
         if decision is None or not decision.accepted:
             self.position = segm_centre
             record.position_source = "dcf"
-            return _Segmentation(self._dcf_box(), (*self.position, *self.size, 0.0), self._empty_mask(), None, fit)
+            return _Segmentation(self._dcf_box(), (*self.position, *self.size, 0.0), self._no_mask(), None, fit)
         if decision.move_to_mask:
             record.position_source = "mask"
         elif not assessment.move:
@@ -351,8 +360,25 @@ class JcatTracker:
         corners = window.index_to_image(fit.output_corners)  # type: ignore[union-attr]
         (x0, y0), (x1, y1) = corners.min(axis=0), corners.max(axis=0)
         box = (float(x0), float(y0), float(x1 - x0 + 1), float(y1 - y0 + 1))  # covering the corner pixels
-        mask = paste_mask(fit.mask, window, self.image_shape)  # type: ignore[union-attr,arg-type]
+        mask = self._output_mask(fit, segmentation, window)  # type: ignore[arg-type]
         return _Segmentation(box, window.rotated_to_image(fit.rotated_box), mask, corners + 0.5, fit)  # type: ignore[union-attr]
+
+    def _output_mask(self, fit: MaskFit, segmentation: np.ndarray, window: CropWindow) -> np.ndarray:
+        """The accepted mask in the image: the filled contour resampled, or with ``mask_from_probability`` the
+        VOT2020 mask tracker's contour-gated probability (``probability_mask``; ``segmentation`` is then the
+        crop's probability map)."""
+        if self.params.mask_from_probability:
+            return probability_mask(fit.mask, segmentation, window, self.image_shape)  # type: ignore[arg-type]
+        return paste_mask(fit.mask, window, self.image_shape)  # type: ignore[arg-type]
+
+    def _no_mask(self) -> np.ndarray:
+        """The output mask without an accepted one: empty, or with ``dcf_box_when_no_mask`` the VOT2020 mask
+        tracker's filled DCF state (x, y) = position - (size - 1) / 2, our position standing for theirs as
+        everywhere (the segmentation crop, the traces)."""
+        if not self.params.dcf_box_when_no_mask:
+            return np.zeros(self.image_shape, bool)  # type: ignore[arg-type]
+        (cx, cy), (w, h) = self.position, self.size
+        return filled_box_mask((cx - (w - 1) / 2, cy - (h - 1) / 2, w, h), self.image_shape)  # type: ignore[arg-type]
 
     def _apply_mask(self, fit: MaskFit, window: CropWindow, uncertainty: float, record: FrameRecord
                     ) -> MaskDecision:
@@ -364,7 +390,7 @@ class JcatTracker:
         record.segm_hard_negative = self.segm_hard_negative
         rect = window.index_to_image(fit.rect)
         target_scale = self._target_scale()
-        step_range = p.scale_step_range_mask_init if self.initialised_from_mask else p.scale_step_range
+        step_range = p.scale_step_range_mask_init if self._mask_init_rules else p.scale_step_range
         decision = self.scale.decide(uncertainty, fit.area, self._wanted_scale(rect, target_scale), target_scale,
                                      step_range)
         record.mask_area, record.area_change = fit.area, decision.area_change
@@ -436,8 +462,8 @@ class JcatTracker:
                 bank_fit, features = fit, seg_features
             else:
                 window = CropWindow.pixel_aligned(*segm_centre, *size_at_start, p.bank_search_area_scale, p.segm_size)
-                foreground, features = self._segment(self._crop(frame, window) / 255.0)
-                bank_fit = self._fit(to_host({"foreground": foreground})["foreground"])
+                segmentation, features = self._segment(self._crop(frame, window) / 255.0)
+                bank_fit = self._fit(self._host_foreground(to_host({"segmentation": segmentation})["segmentation"]))
             if bank_fit is not None:
                 mask_t = torch.from_numpy(bank_fit.mask).to(self.device, non_blocking=True).float()
                 with self._network_scope():
@@ -445,18 +471,29 @@ class JcatTracker:
                 record.bank_added = True
 
     def _segment(self, image: torch.Tensor) -> tuple[torch.Tensor, Features]:
-        """Foreground (SxS uint8, on the device) of a 1x3xSxS crop in [0, 1] and the crop's features."""
+        """``_segmentation_map`` of a 1x3xSxS crop in [0, 1], and the crop's features."""
         with self._network_scope():
             features = self.network.extract_features(image)
-        return self._foreground(features), features
+        return self._segmentation_map(features), features
 
-    def _foreground(self, features: Features) -> torch.Tensor:
-        """Foreground (SxS uint8, on the device) of a crop's features segmented against the reference and the
-        memory bank."""
+    def _segmentation_map(self, features: Features) -> torch.Tensor:
+        """What the host reads of a crop segmented against the reference and the memory bank (SxS, on the
+        device): its foreground (uint8), or with ``mask_from_probability`` the foreground probability (float32),
+        which the output mask needs and the host thresholds itself: one read either way."""
         with self._network_scope():
             logits = self.network.segment(features, self.reference_features, self.reference_mask, self._dist_arg(),
                                           tuple(self.bank.entries))
-        return (torch.softmax(logits.float(), dim=1)[0, 0] > self.threshold).to(torch.uint8)
+        probability = torch.softmax(logits.float(), dim=1)[0, 0]  # SxS, channel 0 = target
+        if self.params.mask_from_probability:
+            return probability
+        return (probability > self.threshold).to(torch.uint8)
+
+    def _host_foreground(self, segmentation: np.ndarray) -> np.ndarray:
+        """The SxS uint8 foreground of a read-back ``_segmentation_map``, thresholded in float32 as on the
+        device."""
+        if self.params.mask_from_probability:
+            return (segmentation > np.float32(self.threshold)).astype(np.uint8)
+        return segmentation
 
     # -- helpers --
     def _fit(self, foreground: np.ndarray) -> MaskFit | None:
@@ -466,9 +503,6 @@ class JcatTracker:
 
     def _crop(self, frame: torch.Tensor, window: CropWindow) -> torch.Tensor:
         return crop(frame, window, antialias=self.params.antialias_crops)
-
-    def _empty_mask(self) -> np.ndarray:
-        return np.zeros(self.image_shape, bool)  # type: ignore[arg-type]
 
     def _state(self, assessment: Assessment, mask_accepted: bool) -> TrackerState:
         p = self.params

@@ -164,8 +164,9 @@ def test_trax_mask_mode_gives_the_trackers_masks(clean) -> None:
     assert len(replies) == len(clean)
     masks = [region.array(normalize=True) > 0 for region, _ in replies]
     np.testing.assert_array_equal(masks[0], clean.mask(0))  # the initialisation is echoed
-    # the same tracker as the wrapper's: its default profile is vot (python -m jcat_core.eval.trax_tracker --help)
-    tracker = TrackerSpec("standin", profile="vot", params=parse_params(list(FAST))).build()
+    # the same tracker as the wrapper's: with --region mask its default profile is vot2020, the authors' VOT2020
+    # mask tracker (python -m jcat_core.eval.trax_tracker --help)
+    tracker = TrackerSpec("standin", profile="vot2020", params=parse_params(list(FAST))).build()
     tracker.initialize(clean.image(0), mask=clean.mask(0))
     for index in range(1, len(clean)):
         output = tracker.track(clean.image(index))

@@ -95,3 +95,28 @@ def test_every_tracked_frame_reads_back_once(network: str, monkeypatch: pytest.M
         assert not counter.stray, f"frame {index}: host reads outside the transfer: {counter.stray}"
     if network.startswith("standin"):  # learning, bank additions and the occlusion's other states were all read-free
         assert tracker.dcf.samples_added > 0 and len(tracker.bank) > 1 and len(states) > 1
+
+
+def test_the_vot2020_profile_reads_the_probability_map_in_place_of_the_foreground(
+        monkeypatch: pytest.MonkeyPatch, one_thread) -> None:
+    """Its output mask needs the crop's foreground probability: the frame's one read carries that map (float32)
+    instead of the thresholded foreground, and its memory bank never adds an entry (no second read)."""
+    spec = SequenceSpec(name="readback", num_frames=13, height=120, width=160, seed=3, speed=0.01,
+                        occlusions=(Occlusion(7, 10),))
+    sequence = SyntheticSequence(spec)
+    tracker = build_tracker("standin", device="cpu", profile="vot2020")
+    tracker.initialize(sequence[0].image, mask=sequence[0].mask)
+    counter = ReadCounter()
+    read: list[torch.dtype] = []
+
+    def recording(tensors: dict) -> dict:
+        read.append(tensors["segmentation"].dtype)
+        return counter.counted_to_host(tensors)
+
+    monkeypatch.setattr(tracker_module, "to_host", recording)
+    for index, frame in enumerate(sequence[1:], start=1):
+        with counter:
+            tracker.track(frame.image)
+        assert counter.transfers == index, f"frame {index}: {counter.transfers - index} extra transfers"
+        assert not counter.stray, f"frame {index}: host reads outside the transfer: {counter.stray}"
+    assert read == [torch.float32] * (len(sequence) - 1)
