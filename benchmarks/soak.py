@@ -39,6 +39,7 @@ LOOP_FRAMES = 900  # frames before the camera starts its sequence again (the tar
 TRACKING = 1  # TrackerState.TRACKING
 RSS_SLOPE_GOAL = 5.0  # MB/h
 GAP_GOAL = 3.0  # camera frame periods
+CAMERA_STEADY = 1.5  # camera frame periods: a gap whose camera never paused longer had frames to answer throughout
 WAITING_MAX = 1  # frames_queued and frames_in_progress: the node's one-frame mailbox and its one worker
 SERVICE_TIMEOUT_S = 30.0
 RESET_IDLE_S = 2.0  # IDLE time between a ~/reset and the ~/init after it
@@ -627,23 +628,40 @@ def cpu_share(cpu_ms: float | None) -> str:
     return "" if cpu_ms is None else f" ({cpu_ms:.0f} ms of them on the CPU)"
 
 
+def camera_steady(gap: Gap, camera_ns: list[int], period_s: float) -> bool:
+    """Whether the camera published throughout the gap, no pause over CAMERA_STEADY periods: the node had frames."""
+    end_ns = gap.start_ns + int(gap.seconds * NS)
+    return camera_pause_s(camera_ns, gap.start_ns, end_ns) <= CAMERA_STEADY * period_s
+
+
 def gap_check(recording: Recording, opts: Options, period_s: float) -> tuple[Check, dict[str, Any]]:
     gaps = tracking_gaps(recording.states, excluded_windows(recording.events, opts.event_margin_s))
     if not gaps or period_s != period_s:  # NaN: no interval measured
         return Check("output gap", False, "INCONCLUSIVE: no TRACKING output measured"), {"gaps_measured": 0}
     worst = describe_gap(max(gaps, key=lambda g: g.seconds), recording, period_s)
     over = [describe_gap(g, recording, period_s) for g in gaps if g.seconds > GAP_GOAL * period_s]
+    # Beside the check, not instead of it: the longest gap while the camera kept publishing, which a stalled camera
+    # or machine (the camera's own pause shows it) cannot make.
+    steady = [g.seconds / period_s for g in gaps if camera_steady(g, recording.camera_ns, period_s)]
     figures = {"gaps_measured": len(gaps), "longest_s": worst["seconds"], "longest_periods": worst["periods"],
                "worst": worst, "over_goal": len(over), "over_goal_first": over[:20],
-               "worst_periods": sorted((round(g.seconds / period_s, 2) for g in gaps), reverse=True)[:10]}
+               "worst_periods": sorted((round(g.seconds / period_s, 2) for g in gaps), reverse=True)[:10],
+               "camera_steady_gaps": len(steady), "camera_steady_longest_periods": max(steady, default=None)}
     text = (f"{worst['periods']:.2f} frame periods ({1000 * worst['seconds']:.0f} ms) at t={worst['at_s']:.1f} s: "
             f"published {1000 * worst['published_apart_s']:.0f} ms apart by the node, for camera frames "
             f"{worst['camera_frames_apart']} apart, the later tracked in {worst['tracker_ms_after']:.0f} ms"
             f"{cpu_share(worst['tracker_cpu_ms_after'])}; camera's "
             f"longest pause in it {1000 * worst['camera_longest_pause_s']:.0f} ms; machine load "
             f"{worst['load_1min']:.2f}; last action before it: {worst['last_action_before']}; {len(over)} of "
-            f"{len(gaps)} gaps over the goal (goal <= {GAP_GOAL:g})")
+            f"{len(gaps)} gaps over the goal (goal <= {GAP_GOAL:g}); {steady_text(steady)}")
     return Check("output gap", worst["periods"] <= GAP_GOAL, text), figures
+
+
+def steady_text(steady: list[float]) -> str:
+    if not steady:
+        return "no gap with the camera publishing steadily"
+    return (f"with the camera publishing steadily (no pause over {CAMERA_STEADY:g} periods) the longest gap was "
+            f"{max(steady):.2f} periods, in {len(steady)} gaps")
 
 
 def invariant_check(recording: Recording) -> tuple[Check, dict[str, Any]]:

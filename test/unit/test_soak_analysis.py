@@ -48,6 +48,16 @@ def test_the_camera_pause_is_the_longest_frame_interval_overlapping_a_gap(bench)
     assert bench.camera_pause_s(frames, 0, 100 * MS) == pytest.approx(0.067)
 
 
+def test_a_gap_counts_as_camera_steady_only_when_the_camera_never_paused_over_one_and_a_half_periods(bench) -> None:
+    period = 0.0667
+    camera = [round(i * 66.7 * MS) for i in range(10)] + [round((9 * 66.7 + 300) * MS)]  # a 300 ms pause at the end
+    node_late = bench.Gap(0.25, 100 * MS, 0.25, 0.067, 240.0)  # 100-350 ms: frames every 66.7 ms throughout
+    camera_late = bench.Gap(0.40, 550 * MS, 0.40, 0.067, 20.0)  # 550-950 ms: holds the camera's 300 ms pause
+    assert bench.camera_steady(node_late, camera, period)
+    assert not bench.camera_steady(camera_late, camera, period)
+    assert bench.steady_text([3.5, 1.0]).endswith("the longest gap was 3.50 periods, in 2 gaps")
+
+
 def test_a_gap_gets_its_frames_cpu_time_from_the_next_diagnostics_when_it_was_the_periods_slowest(bench) -> None:
     gap = bench.Gap(0.25, 1000 * MS, 0.25, 0.067, 240.0)  # ends at 1250 ms
     diag = [bench.DiagSample(900 * MS, {"track_max_ms": "240.0", "track_max_cpu_ms": "1.0"}),  # before the gap
